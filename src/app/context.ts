@@ -1,0 +1,71 @@
+// Everything a use case needs, built once from the validated config: the
+// host root, facts, accounts, the task catalogue, the process runner and the
+// clock. Capabilities are injected here, never looked up deeper down.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/keys.ts';
+import { KEYS } from '../config/keys.ts';
+import { loadAccounts, type Accounts } from '../facts/accounts.ts';
+import { detectFacts, type Facts } from '../facts/detect-facts.ts';
+import type { Clock } from '../ports/clock.ts';
+import { HostRoot } from '../ports/host-root.ts';
+import { createProcessRunner, type ProcessRunner } from '../ports/process-runner.ts';
+import { silentReporter, type Reporter } from '../ports/reporter.ts';
+import { FACT_NAMES, loadTasks, type LoadedTask } from '../tasks/load-tasks.ts';
+
+export const VERSION = '0.1.0';
+
+export interface Context {
+  config: Config;
+  root: HostRoot;
+  facts: Facts;
+  accounts: Accounts;
+  tasks: LoadedTask[];
+  runner: ProcessRunner;
+  clock: Clock;
+  reporter: Reporter;
+}
+
+/** The tasks/ directory shipped with proxsave (next to src/ or dist/). */
+export function bundledTasksDir(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(d, 'tasks')) && existsSync(join(d, 'package.json'))) return join(d, 'tasks');
+    d = dirname(d);
+  }
+  return resolve('tasks');
+}
+
+export function knownConditionNames(): Set<string> {
+  return new Set<string>([...FACT_NAMES, ...Object.keys(KEYS).filter((k) => k.startsWith('BACKUP_'))]);
+}
+
+export interface CreateContextOptions {
+  config: Config;
+  clock: Clock;
+  reporter?: Reporter;
+  runner?: ProcessRunner;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createContext({ config, clock, reporter = silentReporter, runner, env = process.env }: CreateContextOptions): Context {
+  const root = new HostRoot(config.SYSTEM_ROOT_PREFIX);
+  const tasks = loadTasks({ dir: config.TASKS_PATH || bundledTasksDir(), knownNames: knownConditionNames() });
+  return {
+    config,
+    root,
+    facts: detectFacts(root),
+    accounts: loadAccounts(root),
+    tasks,
+    runner: runner ?? createProcessRunner({ pathPrefix: config.COMMAND_PATH, env }),
+    clock,
+    reporter,
+  };
+}
+
+/** The value of a `when:` name: a fact or a BACKUP_* toggle. */
+export function conditionValue(ctx: Pick<Context, 'facts' | 'config'>, name: string): boolean {
+  if (name.startsWith('BACKUP_')) return Boolean((ctx.config as unknown as Record<string, unknown>)[name]);
+  return Boolean((ctx.facts as unknown as Record<string, unknown>)[name]);
+}

@@ -1,0 +1,136 @@
+// Every configuration key proxsave understands: its kind, default, allowed
+// values and documentation. configs/backup.env is the human copy of this
+// table; test/config/template.test.ts keeps the two in step.
+
+export type KeyKind =
+  | { kind: 'bool' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'enum'; values: readonly string[]; aliases?: Record<string, string> }
+  | { kind: 'path' } // absolute or relative to the config file's directory; '' allowed where default is ''
+  | { kind: 'string' }
+  | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
+  | { kind: 'size' }; // bytes with optional K/M/G/T suffix (binary)
+
+export interface KeyDef {
+  type: KeyKind;
+  default: string;
+  doc: string;
+  section: string;
+  secret?: boolean;
+  /** Other names accepted for this key (from the proxsave family). */
+  aliases?: readonly string[];
+}
+
+const bool = { kind: 'bool' } as const;
+const path = { kind: 'path' } as const;
+const str = { kind: 'string' } as const;
+const list = { kind: 'list' } as const;
+const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
+
+function toggle(doc: string) {
+  return { type: bool, default: 'true', doc, section: 'Collection toggles' } as const;
+}
+
+export const KEYS = {
+  // Paths
+  SYSTEM_ROOT_PREFIX: { type: path, default: '/', section: 'Paths', doc: 'Root of the host to back up. Every collected path and fact probe is read under it (--root overrides).' },
+  SNAPSHOT_PATH: { type: path, default: '/var/lib/proxsave/snapshots', section: 'Paths', doc: 'The snapshot git repository (created on first run, mode 0700).' },
+  TASKS_PATH: { type: path, default: '', section: 'Paths', doc: "Directory of tasks/*.yaml. Empty means the catalogue shipped with proxsave." },
+  BACKUP_PATH: { type: path, default: '/var/lib/proxsave/backup', section: 'Paths', doc: 'Local (primary) target: exported archives are stored here. Its failure is critical.' },
+  LOG_PATH: { type: path, default: '/var/log/proxsave', section: 'Paths', doc: 'Directory for run logs and the JSON run report.' },
+  LOCK_PATH: { type: path, default: '/run/lock/proxsave', section: 'Paths', doc: 'Directory of the run lock file (proxsave.lock). A second concurrent run exits 16.' },
+  COMMAND_PATH: { type: list, default: '', section: 'Paths', doc: 'Directories searched before the system PATH for task commands (stub commands in tests).' },
+
+  // Collection
+  COMMAND_TIMEOUT: { type: int(1, 86400), default: '60', section: 'Collection', doc: 'Seconds a task command may run before its whole process group is killed.' },
+  COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
+  BACKUP_EXCLUDE_PATTERNS: { type: list, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
+  CUSTOM_BACKUP_PATHS: { type: list, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
+  MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
+
+  // Toggles
+  BACKUP_CLUSTER_CONFIG: toggle('PVE cluster filesystem /etc/pve and /var/lib/pve-cluster.'),
+  BACKUP_COROSYNC_CONFIG: toggle('/etc/corosync including authkey (secret).'),
+  BACKUP_PVE_FIREWALL: toggle('PVE firewall rules (cluster.fw, <vmid>.fw, host.fw).'),
+  BACKUP_VM_CONFIGS: toggle('VM and container configurations under /etc/pve/nodes/*/{qemu-server,lxc}.'),
+  BACKUP_VZDUMP_CONFIG: toggle('/etc/vzdump.conf.'),
+  BACKUP_PVE_JOBS: toggle('Backup, replication and HA listings from pvesh.'),
+  BACKUP_DATASTORE_CONFIGS: toggle('PBS datastore.cfg and the datastore listing.'),
+  BACKUP_USER_CONFIGS: toggle('PBS/PVE users, tokens and TFA (secrets masked in diffs).'),
+  BACKUP_ACL_CONFIG: toggle('PBS acl.cfg and the ACL listing.'),
+  BACKUP_SYNC_JOBS: toggle('PBS sync jobs.'),
+  BACKUP_VERIFY_JOBS: toggle('PBS verification jobs.'),
+  BACKUP_PRUNE_JOBS: toggle('PBS prune jobs.'),
+  BACKUP_TAPE_CONFIGS: toggle('PBS tape drives, changers, pools and jobs.'),
+  BACKUP_NETWORK_CONFIGS: toggle('/etc/network, systemd .link files, hosts, resolv.conf and ip listings.'),
+  BACKUP_SYSTEM_INFO: toggle('System facts: uname, os-release, dpkg -l, services, block devices, mounts.'),
+  BACKUP_CRON_JOBS: toggle('/etc/crontab, /etc/cron.d and user crontabs.'),
+  BACKUP_APT_SOURCES: toggle('APT sources and keyrings.'),
+  BACKUP_ZFS_CONFIG: toggle('/etc/zfs, /etc/hostid and zpool/zfs listings (when ZFS is present).'),
+  BACKUP_CEPH_CONFIG: toggle('/etc/ceph and ceph status (when Ceph is present).'),
+  BACKUP_SSH_KEYS: toggle('/root/.ssh (secret).'),
+  BACKUP_SSL_CERTS: toggle('/etc/ssl, private keys included (secret).'),
+  BACKUP_SCRIPT_DIRS: toggle('/usr/local/bin and /usr/local/sbin.'),
+  BACKUP_KERNEL_CONFIG: toggle('Kernel command line, modules, modprobe.d, sysctl.d, udev rules, grub defaults.'),
+  BACKUP_STORAGE_STACK: toggle('LVM, multipath, iSCSI, mdadm configuration and listings.'),
+
+  // Compression
+  COMPRESSION_TYPE: { type: { kind: 'enum', values: ['zstd', 'xz', 'gzip', 'bzip2', 'lzma', 'none'], aliases: { zst: 'zstd', gz: 'gzip', pigz: 'gzip', bz2: 'bzip2' } }, default: 'zstd', section: 'Compression', doc: 'Archive compression.' },
+  COMPRESSION_LEVEL: { type: str, default: '', section: 'Compression', doc: 'Level: gzip/bzip2 1-9, xz/lzma 0-9, zstd 1-22. Empty means the type default (zstd 3, xz 6, gzip 6, bzip2 9).' },
+  COMPRESSION_MODE: { type: { kind: 'enum', values: ['fast', 'standard', 'maximum', 'ultra'] }, default: 'standard', section: 'Compression', doc: 'fast = level 1; standard = COMPRESSION_LEVEL; maximum = zstd 19, others 9 (xz --extreme); ultra = zstd 22 --ultra, others 9 (xz --extreme).' },
+  COMPRESSION_THREADS: { type: int(0, 256), default: '0', section: 'Compression', doc: 'Compressor threads; 0 means all cores.' },
+  COMPRESSION_ENGINE: { type: { kind: 'enum', values: ['auto', 'cli', 'library'] }, default: 'auto', section: 'Compression', doc: 'auto uses the system compressor CLI when installed (faster), else the in-process library.' },
+  ENCRYPT_ARCHIVE: { type: bool, default: 'false', section: 'Compression', doc: 'Archive encryption. Not supported by this version: true is refused (exit 15) rather than writing clear archives.' },
+
+  // Secondary target
+  SECONDARY_ENABLED: { type: bool, default: 'false', section: 'Secondary target', doc: 'Copy archives to a second directory (often an NFS/CIFS mount).' },
+  SECONDARY_PATH: { type: path, default: '', section: 'Secondary target', doc: 'Secondary directory. It must exist at run time; proxsave never creates it.' },
+  SECONDARY_REQUIRE_MOUNT: { type: bool, default: 'false', section: 'Secondary target', doc: 'Refuse SECONDARY_PATH unless it is a mount point, so a dead mount never fills the root disk.' },
+
+  // Cloud target
+  CLOUD_ENABLED: { type: bool, default: 'false', section: 'Cloud target', doc: 'Upload archives with rclone.' },
+  CLOUD_REMOTE: { type: str, default: '', section: 'Cloud target', doc: 'rclone remote name (without the colon).' },
+  CLOUD_REMOTE_PATH: { type: str, default: '', section: 'Cloud target', doc: 'Path inside the remote.' },
+  CLOUD_REQUIRED: { type: bool, default: 'false', section: 'Cloud target', doc: 'A cloud failure exits 6 instead of 1.' },
+  CLOUD_VERIFY_DOWNLOAD: { type: bool, default: 'false', section: 'Cloud target', doc: 'Verify uploads by downloading them instead of trusting the remote hash.' },
+  RCLONE_CONFIG: { type: path, default: '', section: 'Cloud target', doc: "rclone.conf to use; empty means rclone's default." },
+  RCLONE_TIMEOUT_CONNECTION: { type: int(1, 3600), default: '30', section: 'Cloud target', doc: 'rclone --contimeout in seconds.' },
+  RCLONE_TIMEOUT_OPERATION: { type: int(1, 86400), default: '300', section: 'Cloud target', doc: 'Seconds one rclone invocation may take before it is killed.' },
+  RCLONE_RETRIES: { type: int(0, 20), default: '3', section: 'Cloud target', doc: 'Retries of a retryable rclone failure, with exponential backoff.' },
+  RCLONE_BANDWIDTH_LIMIT: { type: str, default: '', section: 'Cloud target', doc: 'rclone --bwlimit value, e.g. 10M.' },
+  RCLONE_FLAGS: { type: list, default: '', section: 'Cloud target', doc: 'Extra rclone flags, whitespace separated.' },
+
+  // Disk space
+  MIN_DISK_SPACE_PRIMARY_GB: { type: { kind: 'number', min: 0, max: 1e6 }, default: '1', section: 'Disk space', doc: 'Minimum free space on BACKUP_PATH before an export.' },
+  MIN_DISK_SPACE_SECONDARY_GB: { type: { kind: 'number', min: 0, max: 1e6 }, default: '1', section: 'Disk space', doc: 'Minimum free space on SECONDARY_PATH.' },
+  MIN_DISK_SPACE_CLOUD_GB: { type: { kind: 'number', min: 0, max: 1e6 }, default: '1', section: 'Disk space', doc: 'Minimum free space on the cloud remote, where rclone can tell.' },
+  DISK_SAFETY_FACTOR: { type: { kind: 'number', min: 1, max: 100 }, default: '1.5', section: 'Disk space', doc: 'Required space is at least the estimated archive size times this factor.' },
+
+  // Retention
+  RETENTION_POLICY: { type: { kind: 'enum', values: ['simple', 'gfs'] }, default: 'simple', section: 'Retention', doc: 'simple keeps the newest MAX_*_BACKUPS; gfs uses the KEEP_* rules with Proxmox Backup Server prune semantics.' },
+  MAX_LOCAL_BACKUPS: { type: int(-1, 100000), default: '15', section: 'Retention', doc: 'simple: archives kept on the local target; <= 0 disables deletion.' },
+  MAX_SECONDARY_BACKUPS: { type: int(-1, 100000), default: '15', section: 'Retention', doc: 'simple: archives kept on the secondary target; <= 0 disables deletion.' },
+  MAX_CLOUD_BACKUPS: { type: int(-1, 100000), default: '15', section: 'Retention', doc: 'simple: archives kept on the cloud target; <= 0 disables deletion.' },
+  KEEP_LAST: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: keep the newest N archives.' },
+  KEEP_HOURLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: keep the newest archive of each of the last N hours.' },
+  KEEP_DAILY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: days.', aliases: ['RETENTION_DAILY'] },
+  KEEP_WEEKLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: ISO weeks.', aliases: ['RETENTION_WEEKLY'] },
+  KEEP_MONTHLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: months.', aliases: ['RETENTION_MONTHLY'] },
+  KEEP_YEARLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: years.', aliases: ['RETENTION_YEARLY'] },
+} as const satisfies Record<string, KeyDef>;
+
+export type KeyName = keyof typeof KEYS;
+
+type ValueOf<K extends KeyKind> = K extends { kind: 'bool' }
+  ? boolean
+  : K extends { kind: 'int' } | { kind: 'number' } | { kind: 'size' }
+    ? number
+    : K extends { kind: 'list' }
+      ? string[]
+      : string;
+
+/** The effective, validated configuration. Paths are absolute. */
+export type Config = { -readonly [K in KeyName]: ValueOf<(typeof KEYS)[K]['type']> };
+
+export const KEY_NAMES = Object.keys(KEYS) as KeyName[];

@@ -1,0 +1,191 @@
+// Loads the effective configuration: defaults < file < environment < flags.
+// Every invalid value is reported with where it came from (FILE:LINE) and
+// what is allowed; nothing is written by anyone before this succeeds.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/errors.ts';
+import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
+import { parseEnv } from './parse-env.ts';
+import { parseSize } from '../util/size.ts';
+
+export type Source = { kind: 'default' } | { kind: 'file'; file: string; line: number } | { kind: 'env' } | { kind: 'flag'; flag: string };
+
+export interface LoadedConfig {
+  config: Config;
+  sources: Record<KeyName, Source>;
+  warnings: string[];
+  file: string | undefined;
+}
+
+export interface LoadConfigOptions {
+  /** Path of backup.env; undefined means defaults + environment only. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values given by command-line flags (highest precedence), by key. */
+  flags?: Partial<Record<KeyName, { value: string; flag: string }>>;
+  /** Base for relative paths given outside a file. */
+  cwd?: string;
+}
+
+const ALIAS_TO_KEY = new Map<string, KeyName>();
+for (const k of KEY_NAMES) for (const a of (KEYS[k] as KeyDef).aliases ?? []) ALIAS_TO_KEY.set(a, k);
+
+const COMPRESSION_LEVELS: Record<string, [number, number]> = { zstd: [1, 22], xz: [0, 9], lzma: [0, 9], gzip: [1, 9], bzip2: [1, 9], none: [0, 0] };
+
+export function loadConfig({ file, env = process.env, flags = {}, cwd = process.cwd() }: LoadConfigOptions = {}): LoadedConfig {
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const raw = new Map<KeyName, { value: string; source: Source; base: string }>();
+
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = errnoCode(e);
+      throw new ProxsaveError('CONFIG', `cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+        cause: e,
+        hint: 'pass an existing file with -c, or copy configs/backup.env',
+      });
+    }
+    const parsed = parseEnv(text, file, (name) => env[name]);
+    problems.push(...parsed.problems);
+    const seen = new Map<string, number>();
+    for (const entry of parsed.entries) {
+      const key = (KEYS as Record<string, KeyDef>)[entry.key] ? (entry.key as KeyName) : ALIAS_TO_KEY.get(entry.key);
+      if (!key) {
+        warnings.push(`${file}:${entry.line}: ${entry.key}: unknown key, ignored`);
+        continue;
+      }
+      const prev = seen.get(key);
+      if (prev !== undefined) warnings.push(`${file}:${entry.line}: ${entry.key}: overrides the value set on line ${prev}`);
+      seen.set(key, entry.line);
+      raw.set(key, { value: entry.value, source: { kind: 'file', file, line: entry.line }, base: dirname(resolve(cwd, file)) });
+    }
+  }
+  for (const key of KEY_NAMES) {
+    const names = [key, ...((KEYS[key] as KeyDef).aliases ?? [])];
+    for (const n of names) {
+      const v = env[n];
+      if (v !== undefined) {
+        raw.set(key, { value: v, source: { kind: 'env' }, base: cwd });
+        break;
+      }
+    }
+    const f = flags[key];
+    if (f) raw.set(key, { value: f.value, source: { kind: 'flag', flag: f.flag }, base: cwd });
+  }
+
+  const config = {} as Record<KeyName, unknown>;
+  const sources = {} as Record<KeyName, Source>;
+  for (const key of KEY_NAMES) {
+    const def = KEYS[key] as KeyDef;
+    const given = raw.get(key);
+    const value = given?.value ?? def.default;
+    const source: Source = given?.source ?? { kind: 'default' };
+    sources[key] = source;
+    const r = coerce(def.type, value, given?.base ?? cwd);
+    if ('error' in r) {
+      problems.push({ ...locate(source), key, message: r.error, ...(r.allowed ? { allowed: r.allowed } : {}) });
+      continue;
+    }
+    config[key] = r.value;
+  }
+  const cfg = config as Config;
+  if (problems.length === 0) problems.push(...crossCheck(cfg, sources));
+  if (problems.length > 0) throw new ProblemsError('CONFIG', problems, { hint: 'fix the values above; `proxsave config check` lists every problem' });
+  if (cfg.ENCRYPT_ARCHIVE)
+    throw new ProxsaveError('ENCRYPTION', `${where(sources.ENCRYPT_ARCHIVE)}: ENCRYPT_ARCHIVE=true, but this version of proxsave cannot encrypt archives`, {
+      hint: 'set ENCRYPT_ARCHIVE=false (archives stay 0600) or encrypt the target (e.g. an rclone crypt remote)',
+    });
+  return { config: cfg, sources, warnings, file };
+}
+
+function locate(source: Source): { file: string; line?: number } {
+  switch (source.kind) {
+    case 'file':
+      return { file: source.file, line: source.line };
+    case 'env':
+      return { file: 'environment' };
+    case 'flag':
+      return { file: `flag ${source.flag}` };
+    default:
+      return { file: 'default' };
+  }
+}
+
+export function where(source: Source): string {
+  const l = locate(source);
+  return l.line === undefined ? l.file : `${l.file}:${l.line}`;
+}
+
+function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
+  const out: Problem[] = [];
+  const need = (cond: boolean, key: KeyName, message: string) => {
+    if (cond) out.push({ ...locate(s[key]), key, message });
+  };
+  need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true');
+  need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
+  need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
+  if (c.COMPRESSION_LEVEL !== '') {
+    const [lo, hi] = COMPRESSION_LEVELS[c.COMPRESSION_TYPE] ?? [0, 0];
+    const n = Number(c.COMPRESSION_LEVEL);
+    if (!/^\d+$/.test(c.COMPRESSION_LEVEL) || n < lo || n > hi)
+      out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });
+  }
+  return out;
+}
+
+type Coerced = { value: unknown } | { error: string; allowed?: string };
+
+const TRUE = new Set(['true', 'yes', '1', 'on']);
+const FALSE = new Set(['false', 'no', '0', 'off']);
+
+export function coerce(type: KeyKind, value: string, base: string): Coerced {
+  const v = value.trim();
+  switch (type.kind) {
+    case 'bool':
+      if (TRUE.has(v.toLowerCase())) return { value: true };
+      if (FALSE.has(v.toLowerCase())) return { value: false };
+      return { error: `"${value}" is not a boolean`, allowed: 'true, false' };
+    case 'int': {
+      if (!/^-?\d+$/.test(v)) return { error: `"${value}" is not a whole number`, allowed: `${type.min}-${type.max}` };
+      const n = Number(v);
+      if (n < type.min || n > type.max) return { error: `${n} is out of range`, allowed: `${type.min}-${type.max}` };
+      return { value: n };
+    }
+    case 'number': {
+      const n = Number(v);
+      if (v === '' || !Number.isFinite(n)) return { error: `"${value}" is not a number`, allowed: `${type.min}-${type.max}` };
+      if (n < type.min || n > type.max) return { error: `${n} is out of range`, allowed: `${type.min}-${type.max}` };
+      return { value: n };
+    }
+    case 'enum': {
+      const lower = v.toLowerCase();
+      const canonical = type.aliases?.[lower] ?? lower;
+      if (type.values.includes(canonical)) return { value: canonical };
+      const allowed = [...type.values, ...Object.keys(type.aliases ?? {})].join(', ');
+      return { error: `"${value}" is not a valid value`, allowed };
+    }
+    case 'path':
+      if (v === '') return { value: '' };
+      if (v.includes('\0')) return { error: 'contains a NUL byte' };
+      return { value: isAbsolute(v) ? resolve(v) : resolve(base, v) };
+    case 'list':
+      return { value: v === '' ? [] : v.split(/[\s,]+/).filter((x) => x !== '') };
+    case 'size': {
+      const n = parseSize(v);
+      if (n === undefined) return { error: `"${value}" is not a size`, allowed: 'bytes or a number with K, M, G or T (e.g. 64M)' };
+      return { value: n };
+    }
+    case 'string':
+      return { value: v };
+  }
+}
+
+/** For `config check` and logs: the value as text, secrets masked. */
+export function displayValue(key: KeyName, value: unknown): string {
+  if ((KEYS[key] as KeyDef).secret && value !== '') return '********';
+  if (Array.isArray(value)) return value.join(' ');
+  return String(value);
+}

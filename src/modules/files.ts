@@ -1,0 +1,155 @@
+// The files module: collects host files, directories, symlinks and globs.
+// It never follows a symlink (a link is stored as a link, so nothing outside
+// the root is ever read and loops cannot happen) and skips FIFOs, sockets and
+// devices with a warning. Reading content is left to the snapshot stage,
+// which first asks its stat cache.
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { posix } from 'node:path';
+import { errnoCode } from '../core/errors.ts';
+import type { Accounts } from '../facts/accounts.ts';
+import type { HostRoot } from '../ports/host-root.ts';
+import type { FilesTask } from '../tasks/schema.ts';
+import type { LoadedTask } from '../tasks/load-tasks.ts';
+import { parseSize } from '../util/size.ts';
+import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
+import { newPlan, type Entry, type TaskPlan } from './types.ts';
+
+export interface PlanFilesOptions {
+  task: LoadedTask;
+  root: HostRoot;
+  accounts: Accounts;
+  /** BACKUP_EXCLUDE_PATTERNS, applied on top of the task's own excludes. */
+  globalExcludes: readonly string[];
+  maxSize: number;
+  /** Extra paths (CUSTOM_BACKUP_PATHS) for the built-in custom task. */
+  paths?: readonly string[];
+}
+
+/** Names git refuses inside a tree (`git fsck --strict`): etckeeper's /etc/.git and friends. */
+function isGitName(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === '.git' || n === 'git~1' || n === '.gitmodules';
+}
+
+const kindOf = (st: Stats): string =>
+  st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'special file';
+
+export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths }: PlanFilesOptions): TaskPlan {
+  const started = performance.now();
+  const plan = newPlan(task);
+  const def = task.def as FilesTask;
+  const excludes = [...def.exclude, ...globalExcludes];
+  const secretGlobs = Array.isArray(def.secret) ? def.secret : [];
+  const allSecret = def.secret === true;
+  const limit = def.max_size === undefined ? maxSize : (parseSize(def.max_size) ?? maxSize);
+  const seen = new Set<string>();
+  const dirSeen = new Set<string>();
+
+  const own = (st: Stats) => ({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, owner: accounts.user(st.uid), group: accounts.group(st.gid) });
+  const isSecret = (hostPath: string) => allSecret || matchesAny(hostPath, secretGlobs);
+
+  const addAncestors = (hostPath: string) => {
+    let dir = posix.dirname(hostPath);
+    while (dir !== '/' && !dirSeen.has(dir)) {
+      dirSeen.add(dir);
+      try {
+        const st = lstatSync(root.real(dir));
+        if (st.isDirectory()) plan.entries.push({ path: dir.slice(1), type: 'd', ...own(st), volatile: false, secret: false, task: task.name });
+      } catch {
+        /* an ancestor we cannot stat is recorded with defaults at export */
+      }
+      dir = posix.dirname(dir);
+    }
+  };
+
+  const visit = (hostPath: string, st: Stats, filter: RegExp | undefined) => {
+    if (seen.has(hostPath)) return;
+    const name = posix.basename(hostPath);
+    if (isGitName(name)) {
+      plan.warnings.push(`${hostPath}: skipped (git cannot store a path named ${name})`);
+      return;
+    }
+    if (hostPath !== '/' && matchesAny(hostPath, excludes)) return;
+    const matched = filter === undefined || filter.test(hostPath);
+    const base = { volatile: def.volatile, secret: isSecret(hostPath), task: task.name };
+    if (st.isDirectory()) {
+      if (matched) {
+        seen.add(hostPath);
+        dirSeen.add(hostPath);
+        if (hostPath !== '/') plan.entries.push({ path: hostPath.slice(1), type: 'd', ...own(st), ...base });
+        addAncestors(hostPath);
+      }
+      let names: string[];
+      try {
+        names = readdirSync(root.real(hostPath)).sort();
+      } catch (e) {
+        plan.errors.push(`${hostPath}: cannot list directory (${errnoCode(e) ?? (e as Error).message})`);
+        plan.keep.push(hostPath.slice(1) + '/');
+        return;
+      }
+      for (const n of names) {
+        const child = hostPath === '/' ? '/' + n : `${hostPath}/${n}`;
+        let cst: Stats;
+        try {
+          cst = lstatSync(root.real(child));
+        } catch (e) {
+          if (errnoCode(e) === 'ENOENT') continue; // vanished while walking
+          plan.errors.push(`${child}: cannot stat (${errnoCode(e) ?? (e as Error).message})`);
+          plan.keep.push(child.slice(1));
+          continue;
+        }
+        // Below a matched directory everything is collected.
+        visit(child, cst, matched ? undefined : filter);
+      }
+      return;
+    }
+    if (!matched) return;
+    seen.add(hostPath);
+    if (st.isFile()) {
+      if (st.size > limit) {
+        plan.warnings.push(`${hostPath}: skipped, ${st.size} bytes is over the size limit of ${limit} (previous version kept)`);
+        plan.keep.push(hostPath.slice(1));
+        return;
+      }
+      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), source: { real: root.real(hostPath), stat: st }, ...base });
+    } else if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = readlinkSync(root.real(hostPath));
+      } catch (e) {
+        plan.errors.push(`${hostPath}: cannot read link (${errnoCode(e) ?? (e as Error).message})`);
+        plan.keep.push(hostPath.slice(1));
+        return;
+      }
+      plan.entries.push({ path: hostPath.slice(1), type: 'l', ...own(st), target, ...base });
+    } else {
+      plan.warnings.push(`${hostPath}: skipped ${kindOf(st)}`);
+      return;
+    }
+    addAncestors(hostPath);
+  };
+
+  for (const pattern of paths ?? def.files) {
+    const glob = hasGlob(pattern);
+    const start = glob ? globBase(pattern) : posix.normalize(pattern);
+    let st: Stats;
+    try {
+      st = lstatSync(root.real(start));
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue; // not on this host: nothing to collect
+      plan.errors.push(`${start}: cannot stat (${code ?? (e as Error).message})`);
+      plan.keep.push(start.slice(1));
+      continue;
+    }
+    visit(start, st, glob ? globToRegExp(pattern) : undefined);
+  }
+  if (plan.errors.length > 0) {
+    plan.status = 'failed';
+    plan.reason = plan.errors.length === 1 ? plan.errors[0]! : `${plan.errors.length} items unreadable, first: ${plan.errors[0]}`;
+  }
+  plan.durationMs = performance.now() - started;
+  return plan;
+}
+
+export type { Entry };

@@ -1,0 +1,458 @@
+// Compares the planned entries of every task with the repository and, when a
+// non-volatile path changed, applies the difference: working tree files, one
+// packfile of new objects, the commit, the branch, the index and the stat
+// cache. With `check` it computes the same answer and writes nothing.
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ProxsaveError, errnoCode } from '../core/errors.ts';
+import type { Entry, TaskPlan } from '../modules/types.ts';
+import { buildTrees, formatCommit, hashObject, type GitMode, type TreeFile } from './objects.ts';
+import { PackWriter } from './pack-writer.ts';
+import { formatMetadata, parseMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
+import { ensureRepo, isRepo, readBlob, readCommitInfo, readHead, readTreeFlat, updateHead } from './repo.ts';
+import { writeIndex } from './index-file.ts';
+import { loadStateCache, saveStateCache, statKey, type CachedFile, type StateCache } from './state-cache.ts';
+
+export const SECRETS_PATH = '.proxsave/secrets';
+const JOURNAL = join('.git', 'proxsave', 'journal');
+
+export interface Change {
+  path: string;
+  status: 'added' | 'modified' | 'deleted';
+  /** Only the metadata (mode, owner) changed, not the content. */
+  metaOnly: boolean;
+  volatile: boolean;
+  secret: boolean;
+  task: string;
+  oldOid: string | undefined;
+  newOid: string | undefined;
+  /** New content, kept only when `keepContent` was asked (for --diff). */
+  newContent?: Buffer;
+}
+
+export interface SnapshotResult {
+  commit: string | undefined;
+  parent: string | undefined;
+  /** Every difference found, volatile ones included. */
+  changes: Change[];
+  /** Names of tasks with at least one change. */
+  changedTasks: Set<string>;
+  /** True when differences exist but all are volatile (nothing committed). */
+  volatileOnly: boolean;
+  files: number;
+  bytesRead: number;
+  filesRead: number;
+  warnings: string[];
+}
+
+export interface CommitInfoInput {
+  message?: string;
+  author: { name: string; email: string };
+  timestamp: number;
+  trailers: Record<string, string>;
+}
+
+export interface TakeSnapshotOptions {
+  dir: string;
+  plans: TaskPlan[];
+  check: boolean;
+  keepContent?: boolean;
+  commit: CommitInfoInput;
+  /**
+   * Names of the tasks that ran when only some were selected (--tags): paths
+   * of the other tasks are kept as they are instead of being removed.
+   */
+  ranTasks?: ReadonlySet<string>;
+  onProgress?: (done: number, total: number) => void;
+}
+
+const gitModeOf = (e: Entry): GitMode => (e.type === 'l' ? '120000' : e.mode & 0o111 ? '100755' : '100644');
+
+export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, onProgress }: TakeSnapshotOptions): Promise<SnapshotResult> {
+  const warnings: string[] = [];
+  const exists = isRepo(dir);
+  if (!check) await ensureRepo({ dir });
+  if (!check && exists) await recoverFromJournal(dir);
+  const head = exists ? readHead({ dir }) : undefined;
+  const state = await loadState(dir, head);
+  const headMeta = await loadMetadata(dir, state);
+
+  // 1. The wanted state: first task to claim a path wins.
+  const wanted = new Map<string, Entry>();
+  const dirs = new Map<string, Entry>();
+  const claim = (e: Entry) => {
+    if (e.type === 'd') {
+      if (!dirs.has(e.path)) dirs.set(e.path, e);
+    } else if (!wanted.has(e.path)) wanted.set(e.path, e);
+  };
+  for (const p of plans) for (const e of p.entries) claim(e);
+  // A path below a file or symlink cannot exist in a tree: drop it loudly.
+  for (const path of wanted.keys()) {
+    for (let d = dirname(path); d !== '.'; d = dirname(d)) {
+      if (wanted.has(d)) {
+        warnings.push(`${path}: skipped, ${d} is not a directory in the snapshot`);
+        wanted.delete(path);
+        break;
+      }
+    }
+  }
+  // Paths a task could not read keep their previous version and metadata.
+  const kept = new Set<string>();
+  for (const p of plans)
+    for (const k of p.keep)
+      for (const [path] of state.files)
+        if ((path === k || (k.endsWith('/') && path.startsWith(k))) && !wanted.has(path)) kept.add(path);
+
+  // 2. Object ids, reading only files whose stat changed.
+  const next = new Map<string, CachedFile>();
+  const changes: Change[] = [];
+  const pending = new Map<string, Buffer>(); // content to write if we commit (volatile or check)
+  let pack: PackWriter | undefined;
+  let committing = false;
+  let bytesRead = 0;
+  let filesRead = 0;
+  let done = 0;
+  const wantedList = [...wanted.values()];
+  const total = wantedList.length;
+  const planOf = new Map(plans.map((p) => [p.task.name, p]));
+  const startCommit = () => {
+    if (committing) return;
+    committing = true;
+    writeFileSync(join(dir, JOURNAL), `${process.pid}\n`, { mode: 0o600 });
+    pack = new PackWriter(join(dir, '.git'));
+    // Content held back while the commit was uncertain can now be written.
+    flushPending();
+  };
+  const flushPending = () => {
+    for (const [path, content] of pending) {
+      pack!.add('blob', content);
+      writeWorkTree(dir, path, next.get(path)!, content, state.files.has(path));
+    }
+    pending.clear();
+  };
+  if (!check) mkdirSync(join(dir, '.git', 'proxsave'), { recursive: true, mode: 0o700 });
+
+  for (const e of wantedList) {
+    done++;
+    if (onProgress && (done & 1023) === 0) onProgress(done, total);
+    const mode = gitModeOf(e);
+    const prev = state.files.get(e.path);
+    let content: Buffer | undefined;
+    let oid: string;
+    let key = '';
+    if (e.type === 'l') {
+      content = Buffer.from(e.target!);
+      oid = hashObject('blob', content);
+    } else if (e.content) {
+      content = e.content;
+      oid = hashObject('blob', content);
+    } else {
+      key = statKey(e.source!.stat);
+      if (prev && prev.statKey === key && prev.mode === mode) oid = prev.oid;
+      else {
+        try {
+          content = readFileSync(e.source!.real);
+        } catch (err) {
+          const plan = planOf.get(e.task);
+          const msg = `${'/' + e.path}: cannot read (${errnoCode(err) ?? (err as Error).message})`;
+          if (plan) {
+            plan.errors.push(msg);
+            plan.status = 'failed';
+            plan.reason ??= msg;
+          }
+          if (prev) {
+            kept.add(e.path);
+          }
+          wanted.delete(e.path);
+          continue;
+        }
+        bytesRead += content.length;
+        filesRead++;
+        oid = hashObject('blob', content);
+      }
+    }
+    const f: CachedFile = { oid, mode, statKey: key, task: e.task };
+    next.set(e.path, f);
+    const contentChanged = !prev || prev.oid !== oid || prev.mode !== mode;
+    const metaChanged = metaDiffers(headMeta.get(e.path), e);
+    if (!contentChanged && !metaChanged) continue;
+    changes.push({
+      path: e.path,
+      status: prev ? 'modified' : 'added',
+      metaOnly: !contentChanged,
+      volatile: e.volatile,
+      secret: e.secret,
+      task: e.task,
+      oldOid: prev?.oid,
+      newOid: oid,
+      ...(keepContent && content ? { newContent: content } : {}),
+    });
+    if (!contentChanged) continue;
+    if (!e.volatile && !check) startCommit();
+    if (committing) {
+      pack!.add('blob', content ?? readFileSync(e.source!.real), oid);
+      writeWorkTree(dir, e.path, f, content ?? readFileSync(e.source!.real), !!prev);
+    } else if (!check) {
+      pending.set(e.path, content ?? readFileSync(e.source!.real));
+    }
+  }
+  onProgress?.(total, total);
+  if (ranTasks)
+    for (const [path, f] of state.files) if (!next.has(path) && !path.startsWith('.proxsave/') && !ranTasks.has(f.task)) kept.add(path);
+  for (const path of kept) next.set(path, state.files.get(path)!);
+  // Directory metadata changes (mode, owner) are drift too.
+  for (const [path, d] of dirs) {
+    if (metaDiffers(headMeta.get(path), d)) changes.push({ path: path + '/', status: headMeta.has(path) ? 'modified' : 'added', metaOnly: true, volatile: false, secret: false, task: d.task, oldOid: undefined, newOid: undefined });
+  }
+  for (const [path, old] of headMeta) {
+    if (old.type === 'd' && !dirs.has(path) && !isKept(path + '/', kept) && !ranTasks) changes.push({ path: path + '/', status: 'deleted', metaOnly: true, volatile: false, secret: false, task: '', oldOid: undefined, newOid: undefined });
+  }
+  for (const [path, f] of state.files) {
+    if (next.has(path) || path.startsWith('.proxsave/')) continue;
+    changes.push({ path, status: 'deleted', metaOnly: false, volatile: false, secret: state.secrets.has(path), task: f.task, oldOid: f.oid, newOid: undefined });
+  }
+
+  // 3. Metadata and secrets lists are part of every commit.
+  const meta: MetaEntry[] = [];
+  for (const [path, e] of wanted) meta.push(toMeta(e, path));
+  for (const [path, d] of dirs) meta.push(toMeta(d, path));
+  for (const path of kept) {
+    const m = headMeta.get(path);
+    if (m && !wanted.has(path)) meta.push(m);
+  }
+  if (ranTasks) for (const [path, m] of headMeta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
+  const metaText = Buffer.from(formatMetadata(meta));
+  const secretPaths = [...wanted.values()].filter((e) => e.secret).map((e) => e.path);
+  for (const path of kept) if (state.secrets.has(path)) secretPaths.push(path);
+  const secretsText = Buffer.from(['# paths whose content proxsave masks in diffs and logs', ...secretPaths.sort()].join('\n') + '\n');
+  for (const [path, content] of [[METADATA_PATH, metaText], [SECRETS_PATH, secretsText]] as const) {
+    const oid = hashObject('blob', content);
+    const prev = state.files.get(path);
+    next.set(path, { oid, mode: '100644', statKey: '', task: '' });
+    if (prev?.oid !== oid) pending.set(path, content);
+  }
+
+  const commitWorthy = changes.some((c) => !c.volatile);
+  // Volatile differences only count as a change when they ride along a commit.
+  const changedTasks = new Set(changes.filter((c) => c.task !== '' && (commitWorthy || !c.volatile)).map((c) => c.task));
+  const result: SnapshotResult = {
+    commit: undefined,
+    parent: head,
+    changes,
+    changedTasks,
+    volatileOnly: changes.length > 0 && !commitWorthy,
+    files: wanted.size,
+    bytesRead,
+    filesRead,
+    warnings,
+  };
+  if (check || !commitWorthy) {
+    pack?.abort();
+    if (!check) saveCache(dir, head, state.files, next);
+    return result;
+  }
+
+  // 4. Apply: remaining content, deletions, trees, commit, branch, index.
+  try {
+    startCommit();
+    flushPending();
+    for (const c of changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
+    const headTrees = new Set(buildTrees(state.files).trees.map((t) => t.oid));
+    const { root, trees } = buildTrees(next);
+    for (const t of trees) if (!headTrees.has(t.oid)) pack!.add('tree', t.content, t.oid);
+    const message = commitMessage(commit, changes.filter((c) => !c.path.endsWith('/') || !c.metaOnly), changedTasks);
+    const commitOid = pack!.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...commit.author, timestamp: commit.timestamp }, message }));
+    pack!.finish();
+    updateHead({ dir, oid: commitOid, expected: head });
+    result.commit = commitOid;
+    writeIndex({ dir, files: next });
+    saveStateCache({ dir, cache: { head: commitOid, files: next } });
+    rmSync(join(dir, JOURNAL), { force: true });
+    return result;
+  } catch (e) {
+    pack?.abort();
+    throw wrapWriteError(e, dir);
+  }
+}
+
+function isKept(prefix: string, kept: Set<string>): boolean {
+  for (const k of kept) if (k.startsWith(prefix)) return true;
+  return false;
+}
+
+function toMeta(e: Entry, path: string): MetaEntry {
+  return { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, owner: sanitizeName(e.owner, e.uid), group: sanitizeName(e.group, e.gid), path };
+}
+
+function sanitizeName(name: string, id: number): string {
+  return name === '' || /\s/.test(name) ? String(id) : name;
+}
+
+function metaDiffers(old: MetaEntry | undefined, e: Entry): boolean {
+  if (!old) return e.type === 'd';
+  return old.type !== e.type || old.mode !== e.mode || old.uid !== e.uid || old.gid !== e.gid || old.owner !== sanitizeName(e.owner, e.uid) || old.group !== sanitizeName(e.group, e.gid);
+}
+
+interface LoadedState extends StateCache {
+  secrets: Set<string>;
+}
+
+/** HEAD's flattened tree: from the stat cache when it belongs to HEAD, else from git. */
+async function loadState(dir: string, head: string | undefined): Promise<LoadedState> {
+  let cache = head ? loadStateCache({ dir }) : undefined;
+  if (!cache || cache.head !== head) {
+    const files = new Map<string, CachedFile>();
+    if (head) {
+      const info = await readCommitInfo({ dir, oid: head });
+      for (const [path, f] of await readTreeFlat({ dir, tree: info.tree })) files.set(path, { ...f, statKey: '', task: '' });
+    }
+    cache = { head, files };
+  }
+  const secrets = new Set<string>();
+  const s = cache.files.get(SECRETS_PATH);
+  if (s) for (const l of (await readBlob({ dir, oid: s.oid })).toString('utf8').split('\n')) if (l && !l.startsWith('#')) secrets.add(l);
+  return { ...cache, secrets };
+}
+
+async function loadMetadata(dir: string, state: StateCache): Promise<Map<string, MetaEntry>> {
+  const m = state.files.get(METADATA_PATH);
+  if (!m) return new Map();
+  return parseMetadata((await readBlob({ dir, oid: m.oid })).toString('utf8'));
+}
+
+/**
+ * Without a commit the cache still describes HEAD: HEAD's ids, with the
+ * fresh stats of files whose content is unchanged, so the next run skips
+ * reading them.
+ */
+function saveCache(dir: string, head: string | undefined, base: Map<string, CachedFile>, next: Map<string, CachedFile>): void {
+  const files = new Map<string, CachedFile>();
+  for (const [path, f] of base) {
+    const n = next.get(path);
+    files.set(path, n && n.oid === f.oid && n.mode === f.mode ? n : f);
+  }
+  saveStateCache({ dir, cache: { head, files } });
+}
+
+const madeDirs = new Set<string>();
+
+/** mkdir -p that refuses to go through a symlink planted in the working tree. */
+function ensureDir(dir: string, rel: string): void {
+  if (rel === '.' || rel === '') return;
+  const key = `${dir}\0${rel}`;
+  if (madeDirs.has(key)) return;
+  ensureDir(dir, dirname(rel));
+  const full = join(dir, rel);
+  try {
+    const st = lstatSync(full);
+    if (!st.isDirectory()) {
+      unlinkSync(full);
+      mkdirSync(full, { mode: 0o755 });
+    }
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+    mkdirSync(full, { mode: 0o755 });
+  }
+  madeDirs.add(key);
+}
+
+function writeWorkTree(dir: string, path: string, f: TreeFile, content: Buffer, existed: boolean): void {
+  ensureDir(dir, dirname(path));
+  const full = join(dir, path);
+  if (existed || f.mode === '120000') rmSync(full, { force: true, recursive: true });
+  if (f.mode === '120000') {
+    symlinkSync(content.toString('utf8'), full);
+    return;
+  }
+  let fd: number;
+  try {
+    fd = openSync(full, 'wx', f.mode === '100755' ? 0o755 : 0o644);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    rmSync(full, { force: true, recursive: true });
+    fd = openSync(full, 'wx', f.mode === '100755' ? 0o755 : 0o644);
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeWorkTree(dir: string, path: string): void {
+  try {
+    // A path that became a directory (file → dir drift) was replaced already.
+    if (!lstatSync(join(dir, path)).isDirectory()) unlinkSync(join(dir, path));
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ENOTDIR') throw e;
+  }
+  for (let d = dirname(path); d !== '.'; d = dirname(d)) {
+    try {
+      rmdirSync(join(dir, d));
+      madeDirs.delete(`${dir}\0${d}`);
+    } catch {
+      break; // not empty
+    }
+  }
+}
+
+/**
+ * A previous run died between writing the working tree and moving the
+ * branch: put the working tree back to HEAD before anything else.
+ */
+async function recoverFromJournal(dir: string): Promise<void> {
+  if (!existsSync(join(dir, JOURNAL))) return;
+  const head = readHead({ dir });
+  const files = head ? await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
+  const present = new Set<string>();
+  const walk = (rel: string) => {
+    for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${d.name}` : d.name;
+      if (p === '.git') continue;
+      if (d.isDirectory()) walk(p);
+      else present.add(p);
+    }
+  };
+  walk('');
+  for (const p of present) if (!files.has(p)) removeWorkTree(dir, p);
+  for (const [p, f] of files) {
+    const content = await readBlob({ dir, oid: f.oid });
+    let same = false;
+    try {
+      const st = lstatSync(join(dir, p));
+      if (f.mode === '120000') same = st.isSymbolicLink();
+      else same = st.isFile() && st.size === content.length && hashObject('blob', readFileSync(join(dir, p))) === f.oid;
+    } catch {
+      same = false;
+    }
+    if (!same) writeWorkTree(dir, p, f, content, true);
+  }
+  writeIndex({ dir, files });
+  rmSync(join(dir, '.git', 'proxsave', 'state'), { force: true });
+  rmSync(join(dir, JOURNAL), { force: true });
+}
+
+function wrapWriteError(e: unknown, dir: string): unknown {
+  if (e instanceof ProxsaveError) return e;
+  const code = errnoCode(e);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new ProxsaveError('DISK_SPACE', `no space left while writing the snapshot repository ${dir}; nothing was committed`, { cause: e, hint: 'free space; the next run repairs the working tree and retries' });
+  if (code) return new ProxsaveError('REPOSITORY', `cannot write the snapshot repository ${dir} (${code}); nothing was committed`, { cause: e });
+  return e;
+}
+
+function commitMessage(info: CommitInfoInput, changes: Change[], tasks: Set<string>): string {
+  const files = changes.filter((c) => !c.path.endsWith('/'));
+  const n = files.length;
+  const names = files.slice(0, 3).map((c) => c.path.split('/').pop());
+  const auto = `${n} file${n === 1 ? '' : 's'} changed: ${names.join(', ')}${n > 3 ? `, +${n - 3} more` : ''}`;
+  const summary = info.message ? info.message.split('\n')[0]! : n === 0 ? 'metadata changed' : auto;
+  const sign = { added: 'A', modified: 'M', deleted: 'D' } as const;
+  const body = changes.slice(0, 200).map((c) => `${sign[c.status]} ${c.path}${c.metaOnly ? ' (metadata)' : ''}${c.volatile ? ' (volatile)' : ''}`);
+  if (changes.length > 200) body.push(`… and ${changes.length - 200} more`);
+  const trailers = { ...info.trailers, 'Proxsave-Tasks-Changed': [...tasks].join(', ') || '-' };
+  const lines = [summary, ''];
+  if (info.message && info.message.includes('\n')) lines.push(info.message.split('\n').slice(1).join('\n').trim(), '');
+  lines.push(...body, '', ...Object.entries(trailers).map(([k, v]) => `${k}: ${v.replace(/\n/g, ' ')}`));
+  return lines.join('\n') + '\n';
+}
