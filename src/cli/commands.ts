@@ -138,15 +138,16 @@ const snapshotCmd: Command = {
 
 const diffCmd: Command = {
   summary: 'show drift: live host vs newest snapshot, REV vs newest, or REV1 vs REV2',
-  usage: '[REV [REV2]] [--stat | --name-only] [--exit-code] [--show-secrets]',
+  usage: '[REV [REV2]] [--stat | --name-only] [--exit-code] [--show-secrets] [--volatile]',
   help: `  (no REV)        live host against the newest snapshot (nothing is written)
   REV             REV against the newest snapshot; REV2: REV against REV2
                   REV is a commit id prefix, HEAD, HEAD~N or a tag
   --stat          lines added/removed per file
   --name-only     only the paths
   --exit-code     exit 1 when there are differences
-  --show-secrets  show the content of secret paths`,
-  options: { stat: { type: 'boolean' }, 'name-only': { type: 'boolean' }, 'exit-code': { type: 'boolean' }, 'show-secrets': { type: 'boolean' } },
+  --show-secrets  show the content of secret paths
+  --volatile      live diff: include volatile outputs (usage figures, counters)`,
+  options: { stat: { type: 'boolean' }, 'name-only': { type: 'boolean' }, 'exit-code': { type: 'boolean' }, 'show-secrets': { type: 'boolean' }, volatile: { type: 'boolean' } },
   async run(c) {
     noExtraArgs(c, 2);
     let files: FileDiff[];
@@ -157,7 +158,8 @@ const diffCmd: Command = {
       dir = ctx.config.SNAPSHOT_PATH;
       const r = await snapshot(ctx, { check: true, keepContent: true });
       ({ files, metaOnly } = liveDiffs(r));
-      files = files.filter((f) => !f.path.endsWith('/'));
+      const volatile = new Set(r.changes.filter((x) => x.volatile).map((x) => x.path));
+      files = files.filter((f) => !f.path.endsWith('/') && (c.values.volatile === true || !volatile.has(f.path)));
     } else {
       dir = c.loadConfig().config.SNAPSHOT_PATH;
       files = await diffRevisions({ dir, from: c.args[0]!, to: c.args[1] ?? 'HEAD' });

@@ -1,0 +1,33 @@
+# proxsave: every target does its own set-up (scripts/setup-deps.sh).
+.PHONY: all setup build typecheck test test-slow check demo bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup-deps.sh
+
+build: setup
+	@npx tsc -p tsconfig.build.json
+
+typecheck: setup
+	@npx tsc --noEmit -p .
+
+# All tests (node's own runner). PROXSAVE_SLOW=1 adds the long reliability trials.
+test: build
+	@node --import tsx --test --test-concurrency=2 --test-timeout=300000 'test/**/*.test.ts'
+
+test-slow: build
+	@PROXSAVE_SLOW=1 node --import tsx --test --test-concurrency=1 --test-timeout=1200000 'test/**/*.test.ts'
+
+check: typecheck test
+
+# Runs the main job on the bundled example host (see configs/demo.env).
+demo: build
+	@bash scripts/demo.sh
+
+# Benchmarks (figures go to BENCHMARKS.md); see bench/README.md.
+bench: build
+	@node --import tsx bench/run.ts
+
+clean:
+	rm -rf dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make demo: the main job on the bundled example host. Copies the example PVE
+# cluster node to snapshots/demo-host, runs `proxsave run` (snapshot, export,
+# push to a local and a secondary directory, retention), shows the history,
+# changes a file on the example host, shows the drift and runs again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ps() { echo "+ proxsave $*"; ./bin/proxsave -c configs/demo.env "$@"; }
+
+rm -rf snapshots/demo-host
+cp -a test/fixtures/hosts/pve-cluster/root snapshots/demo-host
+# git cannot keep empty directories; the example host has some.
+while read -r d; do [ -n "$d" ] && mkdir -p "snapshots/demo-host/$d"; done < test/fixtures/hosts/pve-cluster/empty-dirs.txt
+mkdir -p snapshots/demo-backups/local snapshots/demo-backups/secondary
+
+echo "== 1. the scheduled job on the example host"
+ps run || true
+echo
+echo "== 2. history"
+ps log
+echo
+echo "== 3. an administrator adds a storage and changes a VM on the example host"
+printf '\nnfs: backup-nfs\n\texport /srv/backup\n\tpath /mnt/pve/backup-nfs\n\tserver 192.0.2.50\n\tcontent backup\n' >> snapshots/demo-host/etc/pve/storage.cfg
+sed -i 's/^memory: .*/memory: 8192/' snapshots/demo-host/etc/pve/nodes/due/qemu-server/*.conf
+echo
+echo "== 4. drift: live host against the newest snapshot"
+ps diff --stat || true
+ps diff || true
+echo
+echo "== 5. the next scheduled run commits the drift and exports a new archive"
+ps run || true
+ps log
+echo
+echo "== 6. archives on the targets"
+ps list || true
+echo
+echo "Snapshot repository: snapshots/demo (try: git -C snapshots/demo log -p)"

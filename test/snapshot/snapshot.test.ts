@@ -1,0 +1,216 @@
+// The snapshot engine end to end through the CLI, checked with stock git.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { miniHost } from '../helpers/mini-host.ts';
+import { commitCount, fsck, git } from '../helpers/git.ts';
+
+const json = (s: string) => JSON.parse(s) as { commit: string | null; recap: { ok: number; changed: number; skipped: number; failed: number }; tasks: { name: string; status: string; reason?: string }[] };
+
+test('first snapshot commits, stock git reads it, second run changes nothing', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  const r1 = await h.run('--json', 'snapshot');
+  assert.equal(r1.code, 0, r1.stderr);
+  const j1 = json(r1.stdout);
+  assert.match(j1.commit!, /^[0-9a-f]{40}$/);
+  assert.deepEqual(j1.recap, { ok: 3, changed: 3, skipped: 0, failed: 0 });
+  fsck(h.repo);
+  assert.equal(git(h.repo, 'status', '--porcelain'), '', 'working tree and index match HEAD');
+  const files = git(h.repo, 'ls-files').trim().split('\n');
+  assert.ok(files.includes('etc/pve/storage.cfg'));
+  assert.ok(files.includes('var/lib/proxsave-info/commands/system/uname.txt'));
+  assert.ok(files.includes('.proxsave/metadata'));
+  assert.match(git(h.repo, 'log', '-p'), /\+dir: local/);
+  const msg = git(h.repo, 'log', '-1', '--format=%B');
+  assert.match(msg, /^\d+ files changed: /);
+  assert.match(msg, /^Proxsave-Host: node1$/m);
+  assert.match(msg, /^Proxsave-Version: /m);
+  assert.match(msg, /^Proxsave-Tasks-Changed: /m);
+  assert.equal(git(h.repo, 'log', '-1', '--format=%ct').trim(), '1700000000', 'SOURCE_DATE_EPOCH fixes the commit time');
+  assert.equal(statSync(h.repo).mode & 0o777, 0o700);
+  assert.equal(statSync(join(h.repo, '.git')).mode & 0o777, 0o700);
+
+  const r2 = await h.run('--json', 'snapshot');
+  assert.equal(r2.code, 0, r2.stderr);
+  const j2 = json(r2.stdout);
+  assert.equal(j2.commit, null, 'no commit when nothing changed (only the volatile df output differs)');
+  assert.equal(j2.recap.changed, 0);
+  assert.equal(commitCount(h.repo), 1);
+});
+
+test('drift: modify, add and delete give one commit listing exactly those paths', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  assert.equal((await h.run('snapshot')).code, 0);
+  h.write('/etc/hosts', '127.0.0.1 localhost\n');
+  h.write('/etc/network/interfaces.d/vlan', 'auto vmbr0.10\n');
+  unlinkSync(join(h.root, 'etc/pve/storage.cfg'));
+  const d = await h.run('--json', 'diff');
+  assert.equal(d.code, 0, d.stderr);
+  const files = (JSON.parse(d.stdout) as { files: { path: string; status: string }[] }).files.filter((f) => !f.path.endsWith('/'));
+  assert.deepEqual(
+    files.map((f) => `${f.status} ${f.path}`).sort(),
+    ['added etc/network/interfaces.d/vlan', 'deleted etc/pve/storage.cfg', 'modified etc/hosts'],
+  );
+  assert.equal((await h.run('diff', '--exit-code')).code, 1, 'diff --exit-code exits 1 on drift');
+  const r = await h.run('--json', 'snapshot');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(json(r.stdout).commit);
+  assert.equal(commitCount(h.repo), 2);
+  // The volatile df output rides along with the real change.
+  const names = git(h.repo, 'diff', '--name-status', 'HEAD~1', 'HEAD').trim().split('\n').filter((l) => !l.includes('.proxsave/') && !l.endsWith('df.txt'));
+  assert.deepEqual(names.sort(), ['A\tetc/network/interfaces.d/vlan', 'D\tetc/pve/storage.cfg', 'M\tetc/hosts']);
+  assert.equal(existsSync(join(h.repo, 'etc/pve/storage.cfg')), false, 'vanished files leave the working tree');
+  fsck(h.repo);
+  assert.equal(git(h.repo, 'status', '--porcelain'), '');
+  // proxsave diff between revisions agrees with git.
+  const rd = await h.run('--json', 'diff', 'HEAD~1', 'HEAD');
+  const revFiles = (JSON.parse(rd.stdout) as { files: { path: string }[] }).files.map((f) => f.path).filter((p) => !p.startsWith('.proxsave/') && !p.endsWith('df.txt'));
+  assert.deepEqual(revFiles.sort(), ['etc/hosts', 'etc/network/interfaces.d/vlan', 'etc/pve/storage.cfg']);
+  assert.equal((await h.run('diff', '--exit-code')).code, 0, 'no drift after the snapshot');
+  const log = JSON.parse((await h.run('--json', 'log')).stdout) as { commits: { commit: string; files_changed: number; summary: string }[] };
+  assert.equal(log.commits.length, 2);
+  assert.equal(log.commits[0]!.files_changed, 3);
+});
+
+test('volatile-only changes do not commit; they ride along the next real change', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  await h.run('snapshot');
+  const before = git(h.repo, 'show', 'HEAD:var/lib/proxsave-info/commands/system/df.txt');
+  for (let i = 0; i < 2; i++) {
+    const r = json((await h.run('--json', 'snapshot')).stdout);
+    assert.equal(r.commit, null);
+  }
+  assert.equal(commitCount(h.repo), 1);
+  h.write('/etc/hostname', 'node1-renamed\n');
+  const r = json((await h.run('--json', 'snapshot')).stdout);
+  assert.ok(r.commit);
+  assert.notEqual(git(h.repo, 'show', 'HEAD:var/lib/proxsave-info/commands/system/df.txt'), before);
+});
+
+test('symlinks, modes, owners and empty directories are recorded; FIFOs and escaping links are not followed', async (t) => {
+  const h = miniHost({
+    tasks: `tasks:
+  - name: all of etc
+    files: [/etc]
+`,
+  });
+  t.after(h.cleanup);
+  mkdirSync(join(h.root, 'etc/pve/nodes/node1/lxc'), { recursive: true });
+  symlinkSync('nodes/node1', join(h.root, 'etc/pve/local'));
+  symlinkSync('/etc/shadow', join(h.root, 'etc/escape-abs'));
+  symlinkSync('../../../../../../etc/passwd', join(h.root, 'etc/escape-rel'));
+  symlinkSync('loop-b', join(h.root, 'etc/loop-a'));
+  symlinkSync('loop-a', join(h.root, 'etc/loop-b'));
+  execFileSync('mkfifo', [join(h.root, 'etc/initctl')]);
+  chmodSync(join(h.root, 'etc/pve/storage.cfg'), 0o640);
+  chownSync(join(h.root, 'etc/pve/storage.cfg'), 0, 33);
+  chmodSync(join(h.root, 'etc/pve/priv'), 0o700);
+  mkdirSync(join(h.root, 'etc/.git/objects'), { recursive: true });
+  writeFileSync(join(h.root, 'etc/.git/HEAD'), 'ref: refs/heads/master\n');
+
+  const r = await h.run('snapshot');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /etc\/initctl: skipped FIFO/);
+  fsck(h.repo);
+  const lsTree = git(h.repo, 'ls-tree', '-r', 'HEAD');
+  assert.match(lsTree, /^120000 blob \S+\tetc\/pve\/local$/m);
+  assert.equal(git(h.repo, 'cat-file', '-p', 'HEAD:etc/pve/local'), 'nodes/node1');
+  assert.equal(git(h.repo, 'cat-file', '-p', 'HEAD:etc/escape-abs'), '/etc/shadow', 'absolute link stored as a link, target not read');
+  assert.match(lsTree, /^120000 blob \S+\tetc\/loop-a$/m);
+  assert.doesNotMatch(lsTree, /initctl/);
+  assert.doesNotMatch(lsTree, /\.git\//, 'etckeeper-style .git directories are never stored');
+  const meta = readFileSync(join(h.repo, '.proxsave/metadata'), 'utf8');
+  assert.match(meta, /^f 0640 0 33 root www-data etc\/pve\/storage\.cfg$/m);
+  assert.match(meta, /^f 0600 0 0 root root etc\/pve\/priv\/authkey\.key$/m);
+  assert.match(meta, /^d 0700 0 0 root root etc\/pve\/priv$/m);
+  assert.match(meta, /^d 0755 0 0 root root etc\/pve\/nodes\/node1\/lxc$/m, 'empty directories are recorded');
+  assert.match(meta, /^l 0777 0 0 root root etc\/pve\/local$/m);
+  // A mode change alone is drift.
+  chmodSync(join(h.root, 'etc/pve/storage.cfg'), 0o600);
+  const r2 = JSON.parse((await h.run('--json', 'snapshot')).stdout) as { commit: string | null };
+  assert.ok(r2.commit, 'a mode change is committed');
+  assert.match(git(h.repo, 'show', 'HEAD', '--', '.proxsave/metadata'), /^\+f 0600 0 33 root www-data etc\/pve\/storage\.cfg$/m);
+});
+
+test('secrets are masked in diff, show and snapshot --diff unless asked', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  await h.run('snapshot');
+  h.write('/etc/pve/priv/authkey.key', '-----BEGIN PRIVATE KEY-----\nNEWSECRET-VALUE\n-----END PRIVATE KEY-----\n', 0o600);
+  h.write('/etc/hosts', '127.0.0.1 localhost changed\n');
+  const d = await h.run('diff');
+  assert.equal(d.code, 0, d.stderr);
+  assert.doesNotMatch(d.stdout, /NEWSECRET|TOPSECRET/);
+  assert.match(d.stdout, /secret content masked/);
+  assert.match(d.stdout, /\+127\.0\.0\.1 localhost changed/);
+  const s = await h.run('snapshot', '--diff');
+  assert.doesNotMatch(s.stdout, /NEWSECRET|TOPSECRET/);
+  assert.doesNotMatch((await h.run('show', 'HEAD')).stdout, /NEWSECRET|TOPSECRET/);
+  assert.doesNotMatch((await h.run('diff', 'HEAD~1')).stdout, /NEWSECRET|TOPSECRET/);
+  assert.doesNotMatch((await h.run('show', 'HEAD', 'etc/pve/priv/authkey.key')).stdout, /NEWSECRET/);
+  assert.match((await h.run('show', 'HEAD', 'etc/pve/priv/authkey.key', '--show-secrets')).stdout, /NEWSECRET/);
+  assert.match((await h.run('diff', 'HEAD~1', '--show-secrets')).stdout, /\+NEWSECRET/);
+});
+
+test('--check plans and reports but writes nothing', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  const r = await h.run('--json', 'snapshot', '--check');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(json(r.stdout).recap.changed, 3);
+  assert.equal(existsSync(h.repo), false, 'no repository is created by --check');
+  await h.run('snapshot');
+  const head = git(h.repo, 'rev-parse', 'HEAD');
+  h.write('/etc/hosts', 'changed\n');
+  const c = json((await h.run('--json', 'snapshot', '--check')).stdout);
+  assert.equal(c.tasks.find((x) => x.name === 'etc files')!.status, 'changed');
+  assert.equal(git(h.repo, 'rev-parse', 'HEAD'), head);
+  assert.equal(git(h.repo, 'status', '--porcelain'), '');
+});
+
+test('--tags runs only the selected tasks and keeps the others as they are', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  await h.run('snapshot');
+  h.write('/etc/hosts', 'changed\n');
+  const r = json((await h.run('--json', 'snapshot', '--tags', 'commands')).stdout);
+  assert.equal(r.tasks.find((x) => x.name === 'etc files')!.status, 'skipped');
+  assert.equal(r.commit, null, 'the file task did not run, its change waits');
+  assert.ok(git(h.repo, 'ls-files').includes('etc/pve/storage.cfg'), 'paths of unselected tasks are kept');
+  const r2 = json((await h.run('--json', 'snapshot', '--skip-tags', 'commands')).stdout);
+  assert.ok(r2.commit);
+  assert.ok(git(h.repo, 'ls-files').includes('var/lib/proxsave-info/commands/system/uname.txt'));
+});
+
+test('a crash between working tree and branch update is repaired by the next run', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  await h.run('snapshot');
+  // Simulate the leftovers of a killed run: a stray file, a changed file, the journal.
+  writeFileSync(join(h.repo, 'etc/stray.conf'), 'half-written\n');
+  writeFileSync(join(h.repo, 'etc/hosts'), 'garbage\n');
+  writeFileSync(join(h.repo, '.git/proxsave/journal'), '12345\n');
+  const r = json((await h.run('--json', 'snapshot')).stdout);
+  assert.equal(r.commit, null);
+  assert.equal(existsSync(join(h.repo, 'etc/stray.conf')), false);
+  assert.equal(readFileSync(join(h.repo, 'etc/hosts'), 'utf8'), readFileSync(join(h.root, 'etc/hosts'), 'utf8'));
+  assert.equal(git(h.repo, 'status', '--porcelain'), '');
+  fsck(h.repo);
+});
+
+test('a damaged stat cache is rebuilt from git', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  await h.run('snapshot');
+  writeFileSync(join(h.repo, '.git/proxsave/state'), 'garbage');
+  assert.equal(json((await h.run('--json', 'snapshot')).stdout).commit, null);
+  rmSync(join(h.repo, '.git/proxsave/state'));
+  assert.equal(json((await h.run('--json', 'snapshot')).stdout).commit, null);
+  h.write('/etc/hosts', 'x\n');
+  assert.ok(json((await h.run('--json', 'snapshot')).stdout).commit);
+});
