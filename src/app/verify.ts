@@ -1,0 +1,93 @@
+// proxsave verify ARCHIVE…: is this archive sound on its own? Sidecar hash,
+// full decompression, tar structure, and the manifest against the file.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
+import { compressionFromPath } from '../archive/archive-name.ts';
+import { checkArchive } from '../archive/check-archive.ts';
+import { parseSha256Sidecar, readManifest, type Manifest } from '../archive/manifest.ts';
+import { isProxsaveError } from '../core/errors.ts';
+import { silentReporter, type Reporter } from '../ports/reporter.ts';
+
+export interface VerifyReport {
+  archivePath: string;
+  ok: boolean;
+  problems: string[];
+  manifest?: Manifest;
+  entries?: number;
+}
+
+export async function verifyArchive({
+  archivePath,
+  reporter = silentReporter,
+  signal,
+}: {
+  archivePath: string;
+  reporter?: Reporter;
+  signal?: AbortSignal;
+}): Promise<VerifyReport> {
+  const problems: string[] = [];
+  const report = (): VerifyReport => ({ archivePath, ok: problems.length === 0, problems });
+  const base = path.basename(archivePath);
+  try {
+    const st = await fs.promises.stat(archivePath);
+    if (!st.isFile()) problems.push(`${archivePath} is not a regular file`);
+  } catch {
+    problems.push(`${archivePath} does not exist`);
+    return report();
+  }
+  if (problems.length) return report();
+  const type = compressionFromPath(archivePath);
+  if (type === null) {
+    problems.push(`${base}: unknown archive extension (expected .tar, .tar.zst, .tar.xz, .tar.gz, .tar.bz2 or .tar.lzma)`);
+    return report();
+  }
+
+  let sidecar: { sha256: string; name: string } | null = null;
+  try {
+    sidecar = parseSha256Sidecar(await fs.promises.readFile(`${archivePath}.sha256`, 'utf8'));
+    if (!sidecar) problems.push(`${base}.sha256 is malformed (expected "<sha256>  <name>")`);
+    else if (sidecar.name !== base) problems.push(`${base}.sha256 names ${JSON.stringify(sidecar.name)}, not ${base}`);
+  } catch {
+    problems.push(`${base}.sha256 is missing`);
+  }
+  let manifest: Manifest | undefined;
+  try {
+    manifest = await readManifest(`${archivePath}.manifest.json`);
+  } catch (e) {
+    problems.push(isProxsaveError(e) ? e.message.replace(archivePath, base) : String(e));
+  }
+
+  reporter.log('debug', `verifying ${archivePath}`);
+  let entries: number | undefined;
+  try {
+    const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}) });
+    entries = checked.entries.length;
+    if (sidecar && sidecar.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 ${checked.sha256} does not match the sidecar (${sidecar.sha256})`);
+    if (manifest) {
+      if (manifest.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 does not match the manifest`);
+      if (manifest.archive_size !== checked.size) problems.push(`${base}: size ${checked.size} does not match the manifest (${manifest.archive_size})`);
+      if (manifest.entries !== entries) problems.push(`${base}: ${entries} tar entries, manifest says ${manifest.entries}`);
+    }
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    if (!isProxsaveError(e)) throw e;
+    problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
+    // Decoding stopped early; still say whether the bytes are the ones that were written.
+    const sha = await hashFile(archivePath);
+    if (sidecar && sidecar.sha256 !== sha) problems.push(`${base}: SHA-256 ${sha} does not match the sidecar (${sidecar.sha256})`);
+    if (manifest && manifest.sha256 !== sha) problems.push(`${base}: SHA-256 does not match the manifest`);
+  }
+  if (manifest) {
+    if (path.basename(manifest.archive_path) !== base) problems.push(`manifest names ${path.basename(manifest.archive_path)}, not ${base}`);
+    if (manifest.compression_type !== type) problems.push(`manifest says ${manifest.compression_type} compression, the name says ${type}`);
+  }
+  return { ...report(), ...(manifest ? { manifest } : {}), ...(entries === undefined ? {} : { entries }) };
+}
+
+async function hashFile(p: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(p), h);
+  return h.digest('hex');
+}

@@ -1,0 +1,239 @@
+// Two compression engines behind one interface: the system CLIs, piped as
+// processes, and in-process libraries. A missing or failing compressor is a
+// COMPRESSION error; we never fall back to another format.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Duplex, PassThrough, Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import { ProxsaveError } from '../core/errors.ts';
+import type { CompressionType } from './archive-name.ts';
+import type { ResolvedCompression } from './resolve-compression.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface Codec {
+  stream: Duplex;
+  /** Which engine and program actually runs (for reports and manifests). */
+  engine: 'cli' | 'library' | 'none';
+  program: string;
+}
+
+const which = new Map<string, string | null>();
+
+/** Absolute path of an executable on PATH, or null. */
+export function findExecutable(name: string): string | null {
+  if (which.has(name)) return which.get(name)!;
+  let found: string | null = null;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) {
+        found = p;
+        break;
+      }
+    } catch {
+      // not here
+    }
+  }
+  which.set(name, found);
+  return found;
+}
+
+/** Forget cached PATH lookups (tests that change PATH). */
+export function resetExecutableCache(): void {
+  which.clear();
+}
+
+/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a COMPRESSION error. */
+function processDuplex(file: string, args: string[], what: string): Duplex {
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (e) => reject(new ProxsaveError('COMPRESSION', `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new ProxsaveError('COMPRESSION', `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+    });
+  });
+  exited.catch(() => {});
+  const out = Readable.from(
+    (async function* () {
+      for await (const chunk of child.stdout) yield chunk as Buffer;
+      await exited;
+    })(),
+    { objectMode: false },
+  );
+  // A child that dies early breaks our pipe: report why it died, not EPIPE.
+  child.stdin.on('error', () => {});
+  const writable = new PassThrough({ highWaterMark: 1 << 20 });
+  writable.pipe(child.stdin);
+  const d = Duplex.from({ writable, readable: out });
+  d.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  return d;
+}
+
+function wrapLibraryErrors(stream: Duplex, what: string, code: 'COMPRESSION' | 'VERIFY'): Duplex {
+  // Rewrite native errors into ours without losing the stream identity.
+  const origDestroy = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) => {
+    origDestroy(err, (e) => {
+      const x = e ?? err;
+      cb(x && !(x instanceof ProxsaveError) ? new ProxsaveError(code, `${what}: ${x.message}`, { cause: x }) : x);
+    });
+  };
+  return stream;
+}
+
+function cliProgram(type: CompressionType): string | null {
+  switch (type) {
+    case 'zstd':
+      return findExecutable('zstd');
+    case 'xz':
+    case 'lzma':
+      return findExecutable('xz');
+    case 'gzip':
+      return findExecutable('pigz') ?? findExecutable('gzip');
+    case 'bzip2':
+      return findExecutable('bzip2');
+    case 'none':
+      return null;
+  }
+}
+
+function chooseEngine(type: CompressionType, engine: 'auto' | 'cli' | 'library'): 'cli' | 'library' {
+  if (engine !== 'auto') return engine;
+  if (cliProgram(type)) return 'cli';
+  return 'library';
+}
+
+const NAMES: Record<CompressionType, string> = { zstd: 'zstd', xz: 'xz', lzma: 'xz', gzip: 'gzip', bzip2: 'bzip2', none: '' };
+
+function missing(type: CompressionType): ProxsaveError {
+  return new ProxsaveError('COMPRESSION', `${type} compression needs the ${NAMES[type]} program, which is not on PATH`, {
+    hint: `install it (apt install ${type === 'zstd' ? 'zstd' : type === 'bzip2' ? 'bzip2' : type === 'gzip' ? 'gzip' : 'xz-utils'}) or set COMPRESSION_ENGINE=auto/library`,
+  });
+}
+
+/** A compressing Duplex for the resolved settings. */
+export function createCompressor(c: ResolvedCompression): Codec {
+  const what = `${c.type} compression`;
+  if (c.type === 'none') return { stream: new PassThrough({ highWaterMark: 1 << 20 }), engine: 'none', program: 'none' };
+  const engine = chooseEngine(c.type, c.engine);
+  if (engine === 'cli') {
+    const prog = cliProgram(c.type);
+    if (!prog) throw missing(c.type);
+    const base = path.basename(prog);
+    let args: string[];
+    switch (c.type) {
+      case 'zstd':
+        // -T≥1 runs zstd's multi-threaded mode, whose output does not depend on the worker count.
+        args = ['-c', '-q', '--no-progress', `-${c.level}`, `-T${c.threads}`];
+        if (c.ultra) args.splice(2, 0, '--ultra');
+        break;
+      case 'xz':
+        // Always the threaded encoder (-T+N keeps it even for one thread) so the
+        // block layout depends on the level only, not on the machine's cores.
+        args = ['-c', '-q', `-${c.level}${c.extreme ? 'e' : ''}`, `-T+${c.threads}`, '--memlimit-compress=75%'];
+        break;
+      case 'lzma':
+        args = ['-c', '-q', '--format=lzma', `-${c.level}${c.extreme ? 'e' : ''}`];
+        break;
+      case 'gzip':
+        args = base === 'pigz' ? ['-c', '-n', `-${c.level}`, '-p', String(c.threads)] : ['-c', '-n', `-${c.level}`];
+        break;
+      case 'bzip2':
+        args = ['-c', `-${c.level}`];
+        break;
+    }
+    return { stream: processDuplex(prog, args, what), engine: 'cli', program: base };
+  }
+  switch (c.type) {
+    case 'zstd': {
+      const { CompressStream } = require('zstd-napi') as typeof import('zstd-napi');
+      // nbWorkers ≥ 1 keeps the output independent of the worker count.
+      const s = new CompressStream({ compressionLevel: c.level, nbWorkers: c.threads, checksumFlag: true });
+      return { stream: wrapLibraryErrors(s, what, 'COMPRESSION'), engine: 'library', program: 'zstd-napi' };
+    }
+    case 'xz':
+    case 'lzma': {
+      const lzma = require('lzma-native') as LzmaNative;
+      const preset = c.level | (c.extreme ? lzma.PRESET_EXTREME : 0);
+      const s =
+        c.type === 'xz'
+          ? lzma.createStream('easyEncoder', { preset, threads: c.threads, check: lzma.CHECK_CRC64 })
+          : lzma.createStream('aloneEncoder', { preset });
+      return { stream: wrapLibraryErrors(s, what, 'COMPRESSION'), engine: 'library', program: 'lzma-native' };
+    }
+    case 'gzip':
+      return { stream: wrapLibraryErrors(zlib.createGzip({ level: c.level, chunkSize: 1 << 17 }), what, 'COMPRESSION'), engine: 'library', program: 'node:zlib' };
+    case 'bzip2':
+      throw new ProxsaveError('COMPRESSION', 'bzip2 has no in-process library: COMPRESSION_ENGINE=library cannot write bzip2', {
+        hint: 'use COMPRESSION_ENGINE=auto or cli with the bzip2 program installed, or another COMPRESSION_TYPE',
+      });
+  }
+}
+
+interface LzmaNative {
+  createStream(coder: string, options: Record<string, unknown>): Duplex;
+  PRESET_EXTREME: number;
+  CHECK_CRC64: number;
+}
+
+/** A decompressing Duplex; errors are `code` (VERIFY when checking an archive). */
+export function createDecompressor({
+  type,
+  engine = 'auto',
+  code = 'VERIFY',
+}: {
+  type: CompressionType;
+  engine?: 'auto' | 'cli' | 'library';
+  code?: 'VERIFY' | 'COMPRESSION';
+}): Codec {
+  const what = `${type} decompression`;
+  if (type === 'none') return { stream: new PassThrough({ highWaterMark: 1 << 20 }), engine: 'none', program: 'none' };
+  const chosen = chooseEngine(type, engine);
+  const remap = (d: Duplex): Duplex => {
+    if (code === 'COMPRESSION') return d;
+    // CLI failures are COMPRESSION errors by construction; in a verify they mean a damaged archive.
+    const origDestroy = d._destroy.bind(d);
+    d._destroy = (err, cb) =>
+      origDestroy(err, (e) => {
+        const x = e ?? err;
+        cb(x instanceof ProxsaveError && x.code === 'COMPRESSION' ? new ProxsaveError('VERIFY', x.message, { cause: x }) : x);
+      });
+    return d;
+  };
+  if (chosen === 'cli') {
+    const prog = cliProgram(type);
+    if (!prog) throw missing(type);
+    const base = path.basename(prog);
+    const args = type === 'lzma' ? ['-d', '-c', '-q', '--format=lzma'] : type === 'zstd' ? ['-d', '-c', '-q', '--no-progress'] : ['-d', '-c'];
+    return { stream: remap(processDuplex(prog, args, what)), engine: 'cli', program: base };
+  }
+  switch (type) {
+    case 'zstd': {
+      const { DecompressStream } = require('zstd-napi') as typeof import('zstd-napi');
+      return { stream: wrapLibraryErrors(new DecompressStream(), what, code), engine: 'library', program: 'zstd-napi' };
+    }
+    case 'xz':
+    case 'lzma': {
+      const lzma = require('lzma-native') as LzmaNative;
+      const s = type === 'xz' ? lzma.createStream('streamDecoder', {}) : lzma.createStream('aloneDecoder', {});
+      return { stream: wrapLibraryErrors(s, what, code), engine: 'library', program: 'lzma-native' };
+    }
+    case 'gzip':
+      return { stream: wrapLibraryErrors(zlib.createGunzip({ chunkSize: 1 << 17 }), what, code), engine: 'library', program: 'node:zlib' };
+    case 'bzip2':
+      throw new ProxsaveError('COMPRESSION', 'bzip2 has no in-process library: install the bzip2 program to read .tar.bz2 archives');
+  }
+}

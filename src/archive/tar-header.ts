@@ -1,0 +1,145 @@
+// Deterministic POSIX (pax/ustar) tar headers, written by hand: every byte is
+// ours, so the same entries always give the same archive. A pax extended
+// header precedes an entry only when ustar cannot hold a value exactly.
+import { ProxsaveError } from '../core/errors.ts';
+
+export const BLOCK = 512;
+
+export type TarType = 'file' | 'directory' | 'symlink';
+
+export interface TarEntry {
+  /** Archive path, e.g. `./etc/` or `./etc/hostname`. */
+  name: string;
+  type: TarType;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** Content size for files; 0 otherwise. */
+  size: number;
+  linkname?: string;
+}
+
+// 6 octal digits: the most every historic ustar reader accepts for ids.
+const MAX_ID = 0o777777;
+const MAX_SIZE = 0o77777777777;
+const TYPEFLAG: Record<TarType, string> = { file: '0', directory: '5', symlink: '2' };
+
+function isPlainAscii(s: string): boolean {
+  return /^[\x20-\x7e]*$/.test(s);
+}
+
+/** An ASCII stand-in for the ustar field when the real value goes to pax. */
+function asciiFallback(s: string, max: number): string {
+  let out = s.replace(/[^\x20-\x7e]/g, '_');
+  if (out.length > max) out = out.slice(out.length - max);
+  return out;
+}
+
+function writeString(buf: Buffer, offset: number, size: number, value: string): void {
+  buf.write(value, offset, size, 'utf8');
+}
+
+function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
+  // size-1 digits then NUL, as GNU tar writes them.
+  buf.write(value.toString(8).padStart(size - 1, '0') + '\0', offset, size, 'ascii');
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+function ustarBlock(e: {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  typeflag: string;
+  linkname: string;
+  uname: string;
+  gname: string;
+}): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  writeString(b, 0, 100, e.name);
+  writeOctal(b, 100, 8, e.mode);
+  writeOctal(b, 108, 8, e.uid);
+  writeOctal(b, 116, 8, e.gid);
+  writeOctal(b, 124, 12, e.size);
+  writeOctal(b, 136, 12, e.mtime);
+  b.fill(0x20, 148, 156);
+  b.write(e.typeflag, 156, 1, 'ascii');
+  writeString(b, 157, 100, e.linkname);
+  b.write('ustar\0' + '00', 257, 8, 'ascii');
+  writeString(b, 265, 32, e.uname);
+  writeString(b, 297, 32, e.gname);
+  writeOctal(b, 329, 8, 0);
+  writeOctal(b, 337, 8, 0);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
+  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return b;
+}
+
+export function padding(size: number): number {
+  const r = size % BLOCK;
+  return r === 0 ? 0 : BLOCK - r;
+}
+
+/** The header block(s) of one entry: optional pax header + its data, then the ustar header. */
+export function tarHeader(entry: TarEntry): Buffer {
+  const { name, type, mode, uid, gid, uname, gname, mtime } = entry;
+  const size = type === 'file' ? entry.size : 0;
+  const linkname = entry.linkname ?? '';
+  if (!Number.isSafeInteger(size) || size < 0) throw new ProxsaveError('ARCHIVE', `bad size ${size} for ${name}`);
+  const pax: string[] = [];
+  const fits = (s: string, max: number): boolean => isPlainAscii(s) && s.length <= max;
+  // Keys in a fixed order keep the bytes stable.
+  if (!fits(name, 100)) pax.push(paxRecord('path', name));
+  if (!fits(linkname, 100)) pax.push(paxRecord('linkpath', linkname));
+  if (uid > MAX_ID) pax.push(paxRecord('uid', String(uid)));
+  if (gid > MAX_ID) pax.push(paxRecord('gid', String(gid)));
+  if (!fits(uname, 32)) pax.push(paxRecord('uname', uname));
+  if (!fits(gname, 32)) pax.push(paxRecord('gname', gname));
+  if (size > MAX_SIZE) pax.push(paxRecord('size', String(size)));
+  const main = ustarBlock({
+    name: fits(name, 100) ? name : asciiFallback(name, 100),
+    mode: mode & 0o7777,
+    uid: uid > MAX_ID ? 0 : uid,
+    gid: gid > MAX_ID ? 0 : gid,
+    size: size > MAX_SIZE ? 0 : size,
+    mtime,
+    typeflag: TYPEFLAG[type],
+    linkname: fits(linkname, 100) ? linkname : asciiFallback(linkname, 100),
+    uname: fits(uname, 32) ? uname : asciiFallback(uname, 32),
+    gname: fits(gname, 32) ? gname : asciiFallback(gname, 32),
+  });
+  if (pax.length === 0) return main;
+  const data = Buffer.from(pax.join(''), 'utf8');
+  const base = name.replace(/\/$/, '').split('/').pop() ?? 'entry';
+  const paxHead = ustarBlock({
+    name: asciiFallback(`./PaxHeaders/${base}`, 100),
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: data.length,
+    mtime,
+    typeflag: 'x',
+    linkname: '',
+    uname: '',
+    gname: '',
+  });
+  return Buffer.concat([paxHead, data, Buffer.alloc(padding(data.length)), main]);
+}
+
+/** End of archive: two zero blocks. */
+export function tarTrailer(): Buffer {
+  return Buffer.alloc(BLOCK * 2);
+}

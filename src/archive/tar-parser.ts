@@ -1,0 +1,179 @@
+// A streaming tar reader that checks structure without keeping contents:
+// header checksums, sizes, pax records, the end-of-archive marker. Used by
+// verification, so anything odd is an error rather than something to skip.
+import { Writable } from 'node:stream';
+import { ProxsaveError } from '../core/errors.ts';
+import { BLOCK, padding } from './tar-header.ts';
+
+export interface ParsedEntry {
+  name: string;
+  /** Raw typeflag: '0' file, '5' directory, '2' symlink, … */
+  typeflag: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  linkname: string;
+}
+
+function cstr(b: Buffer, off: number, len: number): string {
+  const end = b.indexOf(0, off);
+  return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
+}
+
+function octal(b: Buffer, off: number, len: number, what: string): number {
+  const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new ProxsaveError('VERIFY', `tar header has a malformed ${what} field`);
+  return parseInt(s, 8);
+}
+
+function parsePax(data: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  let pos = 0;
+  while (pos < data.length) {
+    const sp = data.indexOf(0x20, pos);
+    if (sp === -1) throw new ProxsaveError('VERIFY', 'malformed pax record');
+    const len = Number(data.toString('ascii', pos, sp));
+    if (!Number.isInteger(len) || len <= 0 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
+      throw new ProxsaveError('VERIFY', 'malformed pax record length');
+    }
+    const rec = data.toString('utf8', sp + 1, pos + len - 1);
+    const eq = rec.indexOf('=');
+    if (eq === -1) throw new ProxsaveError('VERIFY', 'malformed pax record');
+    out.set(rec.slice(0, eq), rec.slice(eq + 1));
+    pos += len;
+  }
+  return out;
+}
+
+/**
+ * Writable sink: feed it the uncompressed tar. `entries` is complete once
+ * the stream finished without error. Errors are ProxsaveError('VERIFY').
+ */
+export class TarParser extends Writable {
+  readonly entries: ParsedEntry[] = [];
+  private header = Buffer.alloc(BLOCK);
+  private headerFill = 0;
+  /** Bytes of entry data (plus padding) still to skip. */
+  private skip = 0;
+  /** Collects a pax extended header's data. */
+  private meta: { kind: string; size: number; chunks: Buffer[]; got: number } | null = null;
+  private pax = new Map<string, string>();
+  private zeroBlocks = 0;
+  private ended = false;
+  private offset = 0;
+  private onEntry: ((e: ParsedEntry) => void) | undefined;
+
+  constructor(options: { onEntry?: (e: ParsedEntry) => void } = {}) {
+    super({ highWaterMark: 1 << 20 });
+    this.onEntry = options.onEntry;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    try {
+      this.consume(chunk);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.ended || this.headerFill !== 0 || this.skip !== 0) {
+      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.entries.length} entries (${this.offset} bytes): no end-of-archive marker`));
+      return;
+    }
+    cb();
+  }
+
+  private consume(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - pos);
+        if (this.meta && this.meta.got < this.meta.size) {
+          const take = Math.min(n, this.meta.size - this.meta.got);
+          this.meta.chunks.push(chunk.subarray(pos, pos + take));
+          this.meta.got += take;
+        }
+        this.skip -= n;
+        pos += n;
+        this.offset += n;
+        if (this.skip === 0 && this.meta) this.finishMeta();
+        continue;
+      }
+      const n = Math.min(BLOCK - this.headerFill, chunk.length - pos);
+      chunk.copy(this.header, this.headerFill, pos, pos + n);
+      this.headerFill += n;
+      pos += n;
+      this.offset += n;
+      if (this.headerFill === BLOCK) {
+        this.headerFill = 0;
+        this.onHeader(this.header);
+      }
+    }
+  }
+
+  private finishMeta(): void {
+    const m = this.meta!;
+    this.meta = null;
+    const data = Buffer.concat(m.chunks);
+    if (m.kind === 'x') for (const [k, v] of parsePax(data)) this.pax.set(k, v);
+    else if (m.kind === 'L') this.pax.set('path', cstr(data, 0, data.length));
+    else if (m.kind === 'K') this.pax.set('linkpath', cstr(data, 0, data.length));
+    // 'g' (global) records are accepted and ignored.
+  }
+
+  private onHeader(h: Buffer): void {
+    if (this.ended) {
+      if (h.some((x) => x !== 0)) throw new ProxsaveError('VERIFY', `data after the end-of-archive marker at byte ${this.offset - BLOCK}`);
+      return;
+    }
+    if (h.every((x) => x === 0)) {
+      if (++this.zeroBlocks === 2) this.ended = true;
+      return;
+    }
+    if (this.zeroBlocks > 0) throw new ProxsaveError('VERIFY', `lone zero block inside the tar stream at byte ${this.offset - 2 * BLOCK}`);
+    const stored = octal(h, 148, 8, 'checksum');
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+    if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.entries.length} entries)`);
+    const typeflag = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
+    let size = octal(h, 124, 12, 'size');
+    if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
+      if (size > 1 << 20) throw new ProxsaveError('VERIFY', `oversized ${typeflag} header (${size} bytes)`);
+      this.meta = { kind: typeflag, size, chunks: [], got: 0 };
+      this.skip = size + padding(size);
+      if (this.skip === 0) this.finishMeta();
+      return;
+    }
+    const magic = h.toString('ascii', 257, 263);
+    const prefix = magic === 'ustar\0' ? cstr(h, 345, 155) : '';
+    let name = cstr(h, 0, 100);
+    if (prefix !== '') name = `${prefix}/${name}`;
+    const pax = this.pax;
+    this.pax = new Map();
+    if (pax.has('path')) name = pax.get('path')!;
+    if (pax.has('size')) size = Number(pax.get('size'));
+    const entry: ParsedEntry = {
+      name,
+      typeflag,
+      size,
+      mode: octal(h, 100, 8, 'mode'),
+      uid: pax.has('uid') ? Number(pax.get('uid')) : octal(h, 108, 8, 'uid'),
+      gid: pax.has('gid') ? Number(pax.get('gid')) : octal(h, 116, 8, 'gid'),
+      uname: pax.get('uname') ?? cstr(h, 265, 32),
+      gname: pax.get('gname') ?? cstr(h, 297, 32),
+      linkname: pax.get('linkpath') ?? cstr(h, 157, 100),
+    };
+    this.entries.push(entry);
+    this.onEntry?.(entry);
+    // Only regular files (and contiguous/legacy files) carry data.
+    const hasData = typeflag === '0' || typeflag === '7';
+    if (!hasData && size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5') this.skip = size + padding(size);
+    else if (hasData) this.skip = size + padding(size);
+  }
+}

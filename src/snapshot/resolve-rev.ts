@@ -1,0 +1,99 @@
+// Turn what a user types (HEAD~2, a tag, an abbreviated id) into a commit id.
+// Supports the subset of gitrevisions(7) that makes sense for snapshots.
+import fs from 'node:fs';
+import git from 'isomorphic-git';
+import { ProxsaveError } from '../core/errors.ts';
+
+export interface ResolveRevOptions {
+  dir: string;
+  /** Default `HEAD`. */
+  rev?: string;
+  cache?: object;
+}
+
+const HEX = /^[0-9a-f]{4,40}$/i;
+
+async function peelToCommit(dir: string, oid: string, cache: object, rev: string): Promise<string> {
+  for (let depth = 0; depth < 10; depth++) {
+    const obj = await git.readObject({ fs, dir, oid, cache });
+    if (obj.type === 'commit') return oid;
+    if (obj.type === 'tag') {
+      const { tag } = await git.readTag({ fs, dir, oid, cache });
+      oid = tag.object;
+      continue;
+    }
+    throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)} is a ${obj.type}, not a snapshot commit`);
+  }
+  throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)}: tag chain too long`);
+}
+
+async function resolveBase(dir: string, base: string, cache: object, rev: string): Promise<string> {
+  if (/^[0-9a-f]{40}$/i.test(base)) {
+    try {
+      return await peelToCommit(dir, base.toLowerCase(), cache, rev);
+    } catch (e) {
+      if (e instanceof ProxsaveError) throw e;
+      throw new ProxsaveError('NOT_FOUND', `no commit ${base} in the snapshot repository`, { cause: e });
+    }
+  }
+  // Refs win over abbreviated ids, as in git.
+  const candidates = base === 'HEAD' ? ['HEAD'] : [`refs/heads/${base}`, `refs/tags/${base}`, base];
+  for (const ref of candidates) {
+    if (ref !== 'HEAD' && base.startsWith('-')) break;
+    try {
+      const oid = await git.resolveRef({ fs, dir, ref });
+      return await peelToCommit(dir, oid, cache, rev);
+    } catch (e) {
+      if (e instanceof ProxsaveError) throw e;
+    }
+  }
+  if (base === 'HEAD') {
+    throw new ProxsaveError('NOT_FOUND', 'no snapshot yet: run proxsave snapshot first');
+  }
+  if (HEX.test(base)) {
+    let oid: string;
+    try {
+      oid = await git.expandOid({ fs, dir, oid: base.toLowerCase(), cache });
+    } catch (e) {
+      const ambiguous = (e as { code?: string }).code === 'AmbiguousError';
+      throw new ProxsaveError('NOT_FOUND', ambiguous ? `abbreviated id ${base} is ambiguous: give more characters` : `no commit, branch or tag named ${JSON.stringify(base)}`, { cause: e });
+    }
+    return peelToCommit(dir, oid, cache, rev);
+  }
+  throw new ProxsaveError('NOT_FOUND', `no commit, branch or tag named ${JSON.stringify(base)}`, {
+    hint: 'use proxsave log to list snapshots',
+  });
+}
+
+/** Resolve `rev` (default HEAD) to a full commit id; NOT_FOUND otherwise. */
+export async function resolveRev({ dir, rev = 'HEAD', cache = {} }: ResolveRevOptions): Promise<string> {
+  const spec = rev.trim() === '' ? 'HEAD' : rev.trim();
+  const m = /^(.*?)((?:[~^]\d*)*)$/.exec(spec)!;
+  const base = m[1] === '' ? 'HEAD' : m[1]!;
+  const suffix = m[2] ?? '';
+  // An empty repository has no HEAD target; say so plainly whatever was asked.
+  try {
+    await git.resolveRef({ fs, dir, ref: 'HEAD' });
+  } catch (e) {
+    const noRepo = !fs.existsSync(`${dir}/.git`) && !fs.existsSync(`${dir}/HEAD`);
+    throw new ProxsaveError('NOT_FOUND', noRepo ? `no snapshot repository at ${dir}` : 'no snapshot yet: run proxsave snapshot first', { cause: e });
+  }
+  let oid = await resolveBase(dir, base, cache, rev);
+  for (const step of suffix.matchAll(/([~^])(\d*)/g)) {
+    const n = step[2] === '' ? 1 : Number(step[2]);
+    const parentsToWalk = step[1] === '~' ? n : n === 0 ? 0 : 1;
+    const parentIndex = step[1] === '^' ? n - 1 : 0;
+    for (let i = 0; i < parentsToWalk; i++) {
+      const { commit } = await git.readCommit({ fs, dir, oid, cache });
+      const idx = step[1] === '^' ? parentIndex : 0;
+      const parent = commit.parent[idx];
+      if (parent === undefined) {
+        throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)} goes back further than the first snapshot`, {
+          hint: 'use proxsave log to list snapshots',
+        });
+      }
+      oid = parent;
+    }
+  }
+  return oid;
+}
