@@ -1,11 +1,18 @@
 // export, verify, list, prune and run: the commands built on exported archives.
 import { exportSnapshot } from '../app/export.ts';
+import { listArchives } from '../app/list.ts';
+import { prune } from '../app/prune.ts';
+import { runJob, writeRunReport, type RunReport } from '../app/run.ts';
+import type { TargetKind } from '../storage/target.ts';
+import { contextOf } from './commands.ts';
+import { EXIT as X, exitCodeForError } from './exit-codes.ts';
+import type { Output } from './output.ts';
 import { verifyArchive } from '../app/verify.ts';
 import { VERSION } from '../app/context.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import { formatBytes } from '../util/size.ts';
 import type { Command } from './commands.ts';
-import { EXIT } from './exit-codes.ts';
+const EXIT = X;
 
 const exportCmd: Command = {
   summary: 'export a snapshot commit as a verified, compressed archive with .sha256 and .manifest.json',
@@ -58,7 +65,107 @@ const verifyCmd: Command = {
   },
 };
 
+function targetOption(v: unknown): TargetKind | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'local' || v === 'secondary' || v === 'cloud') return v;
+  throw new ProxsaveError('USAGE', `--target must be local, secondary or cloud, got "${String(v)}"`);
+}
+
+const listCmd: Command = {
+  summary: "archives on each target: time, size, commit, verified",
+  usage: '[--target local|secondary|cloud] [--all-hosts]',
+  options: { target: { type: 'string' }, 'all-hosts': { type: 'boolean' } },
+  async run(c) {
+    const ctx = contextOf(c);
+    const target = targetOption(c.values.target);
+    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter });
+    if (c.out.json) c.out.emit(r);
+    else
+      for (const t of r.targets) {
+        c.out.out(c.out.paint.bold(`${t.target} (${t.location})${t.status === 'failed' ? c.out.paint.red(` failed: ${t.error}`) : ''}`));
+        if (t.status === 'ok' && t.archives.length === 0) c.out.out('  (no archives)');
+        for (const a of t.archives)
+          c.out.out(`  ${a.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}  ${formatBytes(a.size).padStart(10)}  ${(a.commit ?? '-').slice(0, 12).padEnd(12)}  ${a.verified ? c.out.paint.green('verified') : c.out.paint.yellow(a.problem ?? (a.complete ? 'unverified' : 'incomplete'))}  ${a.name}`);
+      }
+    return r.targets.some((t) => t.status === 'failed') ? EXIT.PARTIAL : EXIT.OK;
+  },
+};
+
+const pruneCmd: Command = {
+  summary: 'apply retention (RETENTION_POLICY) to this host\'s archives on each target',
+  usage: '[--target local|secondary|cloud] [--dry-run]',
+  help: `  --dry-run  print each keep/remove decision with its reason; delete nothing`,
+  options: { target: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  async run(c) {
+    const ctx = contextOf(c);
+    const target = targetOption(c.values.target);
+    const dryRun = c.values['dry-run'] === true;
+    const r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+    if (c.out.json) c.out.emit({ dry_run: dryRun, hostname: r.hostname, targets: r.targets.map((t) => ({ target: t.target, status: t.status, error: t.error?.message, decisions: t.decisions, removed: t.removed, ignored: t.ignored, foreign: t.foreign })) });
+    else
+      for (const t of r.targets) {
+        c.out.out(c.out.paint.bold(`${t.target} (${t.location})`) + (t.status === 'failed' ? c.out.paint.red(` failed: ${t.error?.message}`) : ''));
+        for (const d of t.decisions) c.out.out(`  ${d.action === 'keep' ? c.out.paint.green('keep  ') : c.out.paint.red(dryRun ? 'would remove' : 'remove')}  ${d.name}  ${c.out.paint.dim(d.reason)}`);
+        for (const i of t.ignored) c.out.out(`  ${c.out.paint.yellow('ignore')}  ${i.name}  ${c.out.paint.dim(i.reason)}`);
+        if (t.foreign > 0) c.out.out(c.out.paint.dim(`  ${t.foreign} archive(s) of other hosts left alone`));
+      }
+    const failed = r.targets.filter((t) => t.status === 'failed');
+    if (failed.some((t) => t.critical)) return EXIT.LOCAL_STORAGE;
+    return failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+  },
+};
+
+export function runExitCode(r: RunReport): number {
+  if (r.fatal) return exitCodeForError(r.fatal);
+  return r.partial ? EXIT.PARTIAL : EXIT.OK;
+}
+
+function renderRun(out: Output, r: RunReport, code: number): void {
+  const p = out.paint;
+  const s = r.snapshot;
+  if (s) out.out(`snapshot: ${s.commit ? `committed ${p.yellow(s.commit.slice(0, 12))}` : 'no changes'}; ok=${s.recap.ok} changed=${s.recap.changed} skipped=${s.recap.skipped} failed=${s.recap.failed}${s.failed_tasks.length ? p.red(` (failed: ${s.failed_tasks.join(', ')})`) : ''}`);
+  if (r.export) out.out(`export:   ${r.export.reused ? 'reused' : 'wrote'} ${r.export.archive} (${formatBytes(r.export.bytes_out)}${r.export.ratio !== null ? `, ${(r.export.ratio * 100).toFixed(1)}%` : ''})`);
+  else {
+    const skipped = r.phases.find((x) => x.name === 'export' && x.status === 'skipped');
+    if (skipped) out.out(`export:   skipped, ${skipped.detail}`);
+  }
+  for (const t of r.targets) out.out(`target:   ${t.target.padEnd(9)} ${t.status === 'failed' ? p.red('failed') : p.green(t.status)}${t.verify ? ` (verified by ${t.verify})` : ''}${t.error ? `: ${t.error}` : ''}`);
+  for (const t of r.retention) out.out(`retain:   ${t.target.padEnd(9)} kept ${t.kept}, removed ${t.removed.length}${t.error ? p.red(`: ${t.error}`) : ''}`);
+  const verdict = code === 0 ? p.green('ok') : code === 1 ? p.yellow('finished with failures') : p.red(`failed (exit ${code})`);
+  out.out(`run:      ${verdict} in ${(r.duration_ms / 1000).toFixed(1)}s${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ''}`);
+}
+
+const runCmd: Command = {
+  summary: 'the scheduled job: snapshot, export + push when needed, verify, retention, report',
+  usage: '[--dry-run]',
+  help: `  --dry-run  snapshot --check and prune --dry-run: report what would happen, write nothing
+A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
+  17 * * * *  root  proxsave run -q`,
+  options: { 'dry-run': { type: 'boolean' } },
+  async run(c) {
+    const ctx = contextOf(c);
+    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true });
+    const code = runExitCode(r);
+    let paths: { json: string; log: string } | undefined;
+    if (!r.dry_run) {
+      try {
+        paths = writeRunReport({ dir: ctx.config.LOG_PATH, report: r, exitCode: code });
+      } catch (e) {
+        c.out.reporter.log('warn', `cannot write the run report to ${ctx.config.LOG_PATH}: ${(e as Error).message}`);
+      }
+    }
+    if (c.out.json) {
+      const { fatal, log: _log, ...rest } = r;
+      c.out.emit({ ...rest, exit_code: code, fatal: fatal ? { code: fatal.code, message: fatal.message } : null, report_path: paths?.json ?? null });
+    } else if (!c.out.quiet || code !== 0) renderRun(c.out, r, code);
+    return code;
+  },
+};
+
 export const ARCHIVE_COMMANDS: Record<string, Command> = {
   export: exportCmd,
   verify: verifyCmd,
+  list: listCmd,
+  prune: pruneCmd,
+  run: runCmd,
 };

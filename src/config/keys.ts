@@ -10,6 +10,7 @@ export type KeyKind =
   | { kind: 'path' } // absolute or relative to the config file's directory; '' allowed where default is ''
   | { kind: 'string' }
   | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
+  | { kind: 'pathlist' } // a list of directories, relative ones resolved like paths
   | { kind: 'size' }; // bytes with optional K/M/G/T suffix (binary)
 
 export interface KeyDef {
@@ -40,7 +41,7 @@ export const KEYS = {
   BACKUP_PATH: { type: path, default: '/var/lib/proxsave/backup', section: 'Paths', doc: 'Local (primary) target: exported archives are stored here. Its failure is critical.' },
   LOG_PATH: { type: path, default: '/var/log/proxsave', section: 'Paths', doc: 'Directory for run logs and the JSON run report.' },
   LOCK_PATH: { type: path, default: '/run/lock/proxsave', section: 'Paths', doc: 'Directory of the run lock file (proxsave.lock). A second concurrent run exits 16.' },
-  COMMAND_PATH: { type: list, default: '', section: 'Paths', doc: 'Directories searched before the system PATH for task commands (stub commands in tests).' },
+  COMMAND_PATH: { type: { kind: 'pathlist' }, default: '', section: 'Paths', doc: 'Directories searched before the system PATH for task commands (stub commands in tests).' },
 
   // Collection
   COMMAND_TIMEOUT: { type: int(1, 86400), default: '60', section: 'Collection', doc: 'Seconds a task command may run before its whole process group is killed.' },
@@ -126,7 +127,7 @@ type ValueOf<K extends KeyKind> = K extends { kind: 'bool' }
   ? boolean
   : K extends { kind: 'int' } | { kind: 'number' } | { kind: 'size' }
     ? number
-    : K extends { kind: 'list' }
+    : K extends { kind: 'list' } | { kind: 'pathlist' }
       ? string[]
       : string;
 

@@ -173,6 +173,8 @@ export function coerce(type: KeyKind, value: string, base: string): Coerced {
       return { value: isAbsolute(v) ? resolve(v) : resolve(base, v) };
     case 'list':
       return { value: v === '' ? [] : v.split(/[\s,]+/).filter((x) => x !== '') };
+    case 'pathlist':
+      return { value: v === '' ? [] : v.split(/[\s,:]+/).filter((x) => x !== '').map((x) => (isAbsolute(x) ? resolve(x) : resolve(base, x))) };
     case 'size': {
       const n = parseSize(v);
       if (n === undefined) return { error: `"${value}" is not a size`, allowed: 'bytes or a number with K, M, G or T (e.g. 64M)' };

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from '../../src/config/parse-env.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { ProblemsError, ProxsaveError } from '../../src/core/errors.ts';
+import { renderTemplate } from '../../scripts/gen-config-template.ts';
+import { PROJECT, runCli, cleanEnv, tempDir } from '../helpers/cli.ts';
+import { miniHost } from '../helpers/mini-host.ts';
+
+test('parseEnv: comments, export, quotes, expansion and multi-line lists', () => {
+  const text = [
+    '# comment',
+    'export A=plain # trailing comment',
+    "B='lit ${A} $A'",
+    'C="x ${A} y"',
+    'D="',
+    '  /etc/one',
+    '  /etc/two"',
+    'E=${UNSET:-fallback}',
+    'F="say \\"hi\\""',
+    'G=',
+    'H=a#notacomment',
+  ].join('\n');
+  const { entries, problems } = parseEnv(text, 'f.env', () => undefined);
+  assert.deepEqual(problems, []);
+  const m = Object.fromEntries(entries.map((e) => [e.key, e.value]));
+  assert.equal(m.A, 'plain');
+  assert.equal(m.B, 'lit ${A} $A');
+  assert.equal(m.C, 'x plain y');
+  assert.equal(m.D, '\n  /etc/one\n  /etc/two');
+  assert.equal(m.E, 'fallback');
+  assert.equal(m.F, 'say "hi"');
+  assert.equal(m.G, '');
+  assert.equal(m.H, 'a#notacomment');
+  assert.equal(entries.find((e) => e.key === 'E')!.line, 8, 'line numbers survive multi-line values');
+});
+
+test('parseEnv: errors carry the line and nothing is executed', () => {
+  const { problems } = parseEnv('OK=1\nnot a line\nX="unterminated\nY=$(rm -rf /)\nZ=`id`\n', 'f.env');
+  const lines = problems.map((p) => `${p.line}:${p.message}`);
+  assert.ok(lines.some((l) => l.startsWith('2:expected KEY=value')), lines.join('|'));
+  assert.ok(lines.some((l) => l.startsWith('3:unterminated double quote')), lines.join('|'));
+});
+
+test('loadConfig: precedence flag > env > file > default, relative paths, aliases, unknown keys', () => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    writeFileSync(f, 'SNAPSHOT_PATH=repo\nCOMMAND_TIMEOUT=30\nRETENTION_DAILY=7\nSOME_OLD_KEY=1\nCOMMAND_PATH="stubs /abs/bin"\n');
+    const c = loadConfig({ file: f, env: { COMMAND_TIMEOUT: '45' }, flags: { SYSTEM_ROOT_PREFIX: { value: '/tmp', flag: '--root' } } });
+    assert.equal(c.config.SNAPSHOT_PATH, join(d.path, 'repo'));
+    assert.equal(c.config.COMMAND_TIMEOUT, 45, 'environment beats the file');
+    assert.equal(c.config.SYSTEM_ROOT_PREFIX, '/tmp');
+    assert.equal(c.config.KEEP_DAILY, 7, 'RETENTION_DAILY is an alias of KEEP_DAILY');
+    assert.equal(c.config.COMPRESSION_TYPE, 'zstd');
+    assert.deepEqual(c.config.COMMAND_PATH, [join(d.path, 'stubs'), '/abs/bin']);
+    assert.ok(c.warnings.some((w) => w.includes(`${f}:4: SOME_OLD_KEY: unknown key`)));
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('loadConfig: every invalid value reported as FILE:LINE: KEY: problem (allowed: …)', () => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    writeFileSync(f, '# x\nCOMMAND_TIMEOUT=0\nCOMPRESSION_TYPE=rar\nSECONDARY_ENABLED=maybe\nMAX_FILE_SIZE=lots\nCOMPRESSION_LEVEL=3\n');
+    assert.throws(
+      () => loadConfig({ file: f, env: {} }),
+      (e: unknown) => {
+        assert.ok(e instanceof ProblemsError);
+        const msg = e.message;
+        assert.match(msg, new RegExp(`${f}:2: COMMAND_TIMEOUT: 0 is out of range \\(allowed: 1-86400\\)`));
+        assert.match(msg, new RegExp(`${f}:3: COMPRESSION_TYPE: "rar" is not a valid value \\(allowed: zstd, xz, gzip, bzip2, lzma, none`));
+        assert.match(msg, new RegExp(`${f}:4: SECONDARY_ENABLED: "maybe" is not a boolean \\(allowed: true, false\\)`));
+        assert.match(msg, new RegExp(`${f}:5: MAX_FILE_SIZE:`));
+        return true;
+      },
+    );
+    writeFileSync(f, 'COMPRESSION_TYPE=gzip\nCOMPRESSION_LEVEL=12\n');
+    assert.throws(() => loadConfig({ file: f, env: {} }), /b\.env:2: COMPRESSION_LEVEL: "12" is not a valid level for gzip \(allowed: 1-9\)/);
+    writeFileSync(f, 'ENCRYPT_ARCHIVE=true\n');
+    assert.throws(() => loadConfig({ file: f, env: {} }), (e: unknown) => e instanceof ProxsaveError && e.code === 'ENCRYPTION');
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('configs/backup.env documents every key and is what the generator writes', () => {
+  const text = readFileSync(join(PROJECT, 'configs/backup.env'), 'utf8');
+  assert.equal(text, renderTemplate(), 'regenerate with: node --import tsx scripts/gen-config-template.ts > configs/backup.env');
+  const loaded = loadConfig({ file: join(PROJECT, 'configs/backup.env'), env: {} });
+  assert.deepEqual(loaded.warnings, []);
+  assert.equal(loaded.config.SNAPSHOT_PATH, '/var/lib/proxsave/snapshots');
+  assert.equal(loaded.config.DISK_SAFETY_FACTOR, 1.5);
+  assert.doesNotThrow(() => loadConfig({ file: join(PROJECT, 'configs/demo.env'), env: {} }));
+});
+
+test('config check prints every problem and exits 2; any command exits 2 before writing anything', async (t) => {
+  const h = miniHost({ extraConfig: 'COMMAND_CONCURRENCY=0\nRETENTION_POLICY=forever\n' });
+  t.after(h.cleanup);
+  const r = await h.run('config', 'check');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`${h.config}:\\d+: COMMAND_CONCURRENCY: 0 is out of range \\(allowed: 1-64\\)`));
+  assert.match(r.stderr, new RegExp(`${h.config}:\\d+: RETENTION_POLICY: "forever" is not a valid value \\(allowed: simple, gfs\\)`));
+  for (const cmd of [['snapshot'], ['run'], ['export']]) {
+    const x = await h.run(...cmd);
+    assert.equal(x.code, 2, `${cmd.join(' ')}: ${x.stderr}`);
+  }
+  assert.equal(existsSync(h.repo), false, 'no repository was created');
+  assert.equal(existsSync(join(h.base, 'backups')), false);
+  assert.equal(existsSync(join(h.base, 'log')), false);
+  const ok = await runCli(['-c', join(PROJECT, 'configs/backup.env'), 'config', 'check'], { env: cleanEnv({ PATH: process.env.PATH! }) });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^COMPRESSION_TYPE=zstd/m);
+  assert.match(ok.stdout, /configuration is valid/);
+});
+
+test('usage errors exit 2 with a hint', async () => {
+  const r = await runCli(['frobnicate'], { env: cleanEnv() });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown command "frobnicate"/);
+  const r2 = await runCli(['snapshot', '--bogus'], { env: cleanEnv() });
+  assert.equal(r2.code, 2);
+  const h = await runCli(['--help'], { env: cleanEnv() });
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Exit codes:/);
+});
