@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/keys.ts';
-import { KEYS } from '../config/keys.ts';
+import { TOGGLE_KEYS } from '../config/keys.ts';
 import { loadAccounts, type Accounts } from '../facts/accounts.ts';
 import { detectFacts, type Facts } from '../facts/detect-facts.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -38,7 +38,7 @@ export function bundledTasksDir(): string {
 }
 
 export function knownConditionNames(): Set<string> {
-  return new Set<string>([...FACT_NAMES, ...Object.keys(KEYS).filter((k) => k.startsWith('BACKUP_'))]);
+  return new Set<string>([...FACT_NAMES, ...TOGGLE_KEYS]);
 }
 
 export interface CreateContextOptions {

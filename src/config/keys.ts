@@ -135,3 +135,6 @@ type ValueOf<K extends KeyKind> = K extends { kind: 'bool' }
 export type Config = { -readonly [K in KeyName]: ValueOf<(typeof KEYS)[K]['type']> };
 
 export const KEY_NAMES = Object.keys(KEYS) as KeyName[];
+
+/** The BACKUP_* collection toggles: the keys a task's `toggle:` and `when:` may name. */
+export const TOGGLE_KEYS = KEY_NAMES.filter((k) => k.startsWith('BACKUP_') && KEYS[k].type.kind === 'bool');

@@ -51,6 +51,7 @@ export async function planCommand({ task, runner, facts, defaultTimeout, maxSize
     return plan;
   }
   if (r.timedOut) return fail(`timed out after ${timeout}s (process group killed)`);
+  if (r.outputTooLarge) return fail(`output larger than the allowed size (${maxSize} bytes, MAX_FILE_SIZE)`);
   if (r.spawnError) return fail(`${argv[0]}: ${r.spawnError}`);
   if (r.signal) return fail(`killed by ${r.signal}`);
   if (r.exitCode === undefined || !def.ok_exit_codes.includes(r.exitCode)) {

@@ -19,6 +19,8 @@ export interface RunResult {
   notFound: boolean;
   /** Set when the process could not be started for a reason other than ENOENT. */
   spawnError: string | undefined;
+  /** The output went over maxBuffer and the process was stopped. */
+  outputTooLarge: boolean;
   durationMs: number;
 }
 
@@ -82,7 +84,7 @@ export function createProcessRunner({ pathPrefix = [], env = process.env, killGr
         const r = await child;
         const notFound = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined;
         // Whatever the leader did, leave no stragglers in its group.
-        if (timedOut) killGroup('SIGKILL');
+        if (timedOut || (r as { isMaxBuffer?: boolean }).isMaxBuffer) killGroup('SIGKILL');
         const spawnFailed = r.exitCode === undefined && r.signal === undefined && !timedOut;
         return {
           argv,
@@ -93,6 +95,7 @@ export function createProcessRunner({ pathPrefix = [], env = process.env, killGr
           timedOut,
           notFound: notFound && spawnFailed,
           spawnError: spawnFailed && !notFound ? shortMessage(r) : undefined,
+          outputTooLarge: (r as { isMaxBuffer?: boolean }).isMaxBuffer === true,
           durationMs: performance.now() - started,
         };
       } finally {

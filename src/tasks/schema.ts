@@ -1,9 +1,9 @@
 // The one schema every tasks/*.yaml file is validated against. A task has a
 // unique name, optional tags / when / toggle, and exactly one module key.
 import { z } from 'zod';
-import { KEYS } from '../config/keys.ts';
+import { TOGGLE_KEYS } from '../config/keys.ts';
 
-const toggleKeys = Object.keys(KEYS).filter((k) => k.startsWith('BACKUP_'));
+
 
 const sizeString = z
   .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, 'a size such as 512K, 1M or 64M')]);
@@ -18,7 +18,7 @@ const common = {
   name: z.string().min(1).max(120),
   tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case words, digits, - or _')).default([]),
   when: z.string().min(1).optional(),
-  toggle: z.enum(toggleKeys as [string, ...string[]]).optional(),
+  toggle: z.enum(TOGGLE_KEYS as [string, ...string[]]).optional(),
   /** true: every path of the task is secret; a list: globs (host paths) that are. */
   secret: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
   description: z.string().optional(),

@@ -1,0 +1,156 @@
+// `proxsave prune`: applies the retention policy to this host's archives on
+// each target. Removal order per archive is archive first, then sidecars (see
+// the Target contract); sidecars orphaned by an interrupted prune are removed
+// on the next one.
+import type { Config } from '../config/keys.ts';
+import { ProxsaveError } from '../core/errors.ts';
+import { silentReporter, type Reporter } from '../ports/reporter.ts';
+import { applyPolicy, type Decision, type RetentionPolicy } from '../retention/apply-policy.ts';
+import { canonicalHostname, parseArchiveName, sidecarOwner } from '../storage/archive-name.ts';
+import { inventory, ownedBy } from '../storage/inventory.ts';
+import type { Target, TargetKind } from '../storage/target.ts';
+import { createTargets } from '../storage/targets.ts';
+
+export interface TargetPruneReport {
+  target: TargetKind;
+  location: string;
+  critical: boolean;
+  status: 'ok' | 'failed';
+  error?: Error;
+  /** One decision per archive of this host, newest first. */
+  decisions: Decision[];
+  /** Archives actually removed (empty on --dry-run). */
+  removed: string[];
+  /** Sidecars without archive left by an interrupted prune: removed (or, on --dry-run, would be). */
+  orphans: string[];
+  /** This host's archives that retention does not touch, with why (incomplete, inconsistent). */
+  ignored: { name: string; reason: string }[];
+  /** Archives of other hosts (never touched). */
+  foreign: number;
+}
+
+export interface PruneReport {
+  dryRun: boolean;
+  hostname: string;
+  at: Date;
+  targets: TargetPruneReport[];
+}
+
+export interface PruneOptions {
+  config: Config;
+  hostname: string;
+  target?: TargetKind;
+  dryRun?: boolean;
+  reporter?: Reporter;
+  now?: Date;
+  /** Injected targets (tests); default createTargets(config). */
+  targets?: Target[];
+  /** Time zone of the gfs buckets; default the process time zone. */
+  timeZone?: string;
+}
+
+export function policyFor(config: Config, kind: TargetKind, timeZone?: string): RetentionPolicy {
+  if (config.RETENTION_POLICY === 'gfs') {
+    return {
+      kind: 'gfs',
+      keep: {
+        last: config.KEEP_LAST,
+        hourly: config.KEEP_HOURLY,
+        daily: config.KEEP_DAILY,
+        weekly: config.KEEP_WEEKLY,
+        monthly: config.KEEP_MONTHLY,
+        yearly: config.KEEP_YEARLY,
+      },
+      ...(timeZone ? { timeZone } : {}),
+    };
+  }
+  const maxKey = kind === 'local' ? 'MAX_LOCAL_BACKUPS' : kind === 'secondary' ? 'MAX_SECONDARY_BACKUPS' : 'MAX_CLOUD_BACKUPS';
+  return { kind: 'simple', max: config[maxKey], maxKey };
+}
+
+export function selectTargets(all: Target[], target: TargetKind | undefined): Target[] {
+  if (!target) return all;
+  const t = all.filter((x) => x.kind === target);
+  if (t.length === 0) throw new ProxsaveError('USAGE', `target ${target} is not enabled`, { hint: `enable it in backup.env or choose one of: ${all.map((x) => x.kind).join(', ')}` });
+  return t;
+}
+
+export async function prune({
+  config,
+  hostname,
+  target,
+  dryRun = false,
+  reporter = silentReporter,
+  now = new Date(),
+  targets,
+  timeZone,
+}: PruneOptions): Promise<PruneReport> {
+  const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
+  const report: PruneReport = { dryRun, hostname, at: now, targets: [] };
+  for (const t of chosen) {
+    const r: TargetPruneReport = {
+      target: t.kind, location: t.location, critical: t.critical, status: 'ok', decisions: [], removed: [], orphans: [], ignored: [], foreign: 0,
+    };
+    report.targets.push(r);
+    try {
+      await t.check();
+      const inv = await inventory({ target: t });
+      const mine = inv.filter((e) => {
+        if (ownedBy(e, hostname)) return true;
+        // Incomplete archives have no manifest to ask; the name tells whose they are, for the report only.
+        if (!e.complete && canonicalHostname(e.nameHostname) === canonicalHostname(hostname)) {
+          r.ignored.push({ name: e.name, reason: `${e.problem ?? 'incomplete'}: neither counted nor deleted` });
+          return false;
+        }
+        r.foreign++;
+        return false;
+      });
+      const counted = mine.filter((e) => {
+        if (e.verified) return true;
+        // Sidecars that disagree: never delete evidence of a problem automatically.
+        r.ignored.push({ name: e.name, reason: `${e.problem ?? 'not verified'}: neither counted nor deleted` });
+        return false;
+      });
+      r.decisions = applyPolicy({
+        items: counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified })),
+        policy: policyFor(config, t.kind, timeZone),
+      });
+      for (const d of r.decisions) {
+        reporter.log(d.action === 'remove' ? 'info' : 'debug', `${t.kind}: ${dryRun ? 'would ' : ''}${d.action} ${d.name} (${d.reason})`);
+        if (d.action === 'remove' && !dryRun) {
+          await t.remove(d.name);
+          r.removed.push(d.name);
+        }
+      }
+      r.orphans = await ownOrphans(t, hostname);
+      for (const o of r.orphans) {
+        reporter.log('info', `${t.kind}: ${dryRun ? 'would remove' : 'removing'} orphaned sidecar ${o}`);
+        if (!dryRun) await t.removeOrphan(o);
+      }
+    } catch (e) {
+      r.status = 'failed';
+      r.error = e instanceof Error ? e : new Error(String(e));
+      reporter.log(t.critical ? 'error' : 'warn', `${t.kind}: prune failed: ${r.error.message}`);
+    }
+  }
+  return report;
+}
+
+/** Orphaned sidecars of this host: a manifest must name it; a lone .sha256 is judged by its file name. */
+async function ownOrphans(t: Target, hostname: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const o of await t.orphans()) {
+    const owner = sidecarOwner(o)!;
+    if (owner.kind === 'manifest') {
+      try {
+        const m = JSON.parse((await t.readText(o)) ?? '') as { hostname?: unknown };
+        if (typeof m.hostname === 'string' && canonicalHostname(m.hostname) === canonicalHostname(hostname)) out.push(o);
+      } catch {
+        /* unreadable: not provably ours, leave it */
+      }
+    } else if (canonicalHostname(parseArchiveName(owner.archive)!.hostname) === canonicalHostname(hostname)) {
+      out.push(o);
+    }
+  }
+  return out;
+}

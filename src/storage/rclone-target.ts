@@ -1,0 +1,222 @@
+// The cloud target: an rclone remote. Remotes have no rename we can rely on,
+// so completeness is marked by order instead: archive, verify, manifest, and
+// the `.sha256` sidecar last.
+import { basename } from 'node:path';
+import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
+import { groupListing } from './archive-name.ts';
+import { compareHashes } from './directory-target.ts';
+import { hashFile, hashStream } from './hash-file.ts';
+import { Rclone, RcloneError } from './rclone.ts';
+import {
+  MANIFEST_SUFFIX,
+  SHA256_SUFFIX,
+  type ArchiveFiles,
+  type ExpectedContent,
+  type StoredArchive,
+  type Target,
+  type VerifyResult,
+} from './target.ts';
+
+export interface RcloneTargetOptions {
+  rclone: Rclone;
+  /** CLOUD_REMOTE, without the colon. */
+  remote: string;
+  /** CLOUD_REMOTE_PATH ('' for the remote's root). */
+  remotePath: string;
+  critical: boolean;
+  failureCode?: ErrorCode;
+  /** CLOUD_VERIFY_DOWNLOAD: verify by downloading and hashing. */
+  verifyDownload?: boolean;
+}
+
+interface Features {
+  hashes: string[];
+  about: boolean;
+}
+
+interface LsEntry {
+  Name: string;
+  Size: number;
+  IsDir: boolean;
+}
+
+export class RcloneTarget implements Target {
+  readonly kind = 'cloud' as const;
+  readonly location: string;
+  readonly critical: boolean;
+  readonly failureCode: ErrorCode;
+  readonly #rclone: Rclone;
+  readonly #remote: string;
+  readonly #dir: string;
+  readonly #verifyDownload: boolean;
+  #features: Promise<Features> | undefined;
+
+  constructor({ rclone, remote, remotePath, critical, failureCode = critical ? 'CLOUD' : 'TARGET', verifyDownload = false }: RcloneTargetOptions) {
+    this.#rclone = rclone;
+    this.#remote = remote.replace(/:$/, '');
+    this.#dir = remotePath.replace(/^\/+(?=.)/, '').replace(/\/+$/, '');
+    this.location = `${this.#remote}:${this.#dir}`;
+    this.critical = critical;
+    this.failureCode = failureCode;
+    this.#verifyDownload = verifyDownload;
+  }
+
+  #path(file: string): string {
+    return this.#dir ? `${this.#remote}:${this.#dir}/${file}` : `${this.#remote}:${file}`;
+  }
+
+  #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    return new ProxsaveError(code, `cloud target ${this.location}: ${message}${why}`, {
+      cause,
+      details: { target: 'cloud', location: this.location },
+      hint: cause instanceof RcloneError && cause.message.startsWith('rclone not found') ? 'install rclone (apt-get install rclone)' : undefined,
+    });
+  }
+
+  #featuresOnce(): Promise<Features> {
+    this.#features ??= this.#rclone.run(['backend', 'features', `${this.#remote}:`]).then((out) => {
+      const j = JSON.parse(out) as { Hashes?: string[]; Features?: { About?: boolean } };
+      return { hashes: (j.Hashes ?? []).map((h) => h.toLowerCase()), about: j.Features?.About === true };
+    });
+    this.#features.catch(() => {
+      this.#features = undefined; // do not cache a failure
+    });
+    return this.#features;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.#files();
+    } catch (e) {
+      throw e instanceof ProxsaveError ? e : this.#fail('unreachable', e);
+    }
+  }
+
+  async #files(): Promise<{ name: string; size: number }[]> {
+    let out: string;
+    try {
+      out = await this.#rclone.run(['lsjson', '--files-only', '--no-mimetype', '--no-modtime', this.location]);
+    } catch (e) {
+      if (e instanceof RcloneError && e.kind === 'not-found') return [];
+      throw this.#fail('cannot list', e);
+    }
+    return (JSON.parse(out) as LsEntry[]).filter((e) => !e.IsDir).map((e) => ({ name: e.Name, size: e.Size }));
+  }
+
+  async list(): Promise<StoredArchive[]> {
+    return groupListing(await this.#files()).archives;
+  }
+
+  async orphans(): Promise<string[]> {
+    return groupListing(await this.#files()).orphans;
+  }
+
+  async stat(name: string): Promise<StoredArchive | undefined> {
+    return (await this.list()).find((a) => a.name === name);
+  }
+
+  async readText(file: string): Promise<string | undefined> {
+    try {
+      const text = await this.#rclone.run(['cat', this.#path(basename(file))]);
+      // Bucket backends (S3) answer `cat` of a missing object with nothing and exit 0.
+      if (text === '' && !(await this.#files()).some((f) => f.name === basename(file))) return undefined;
+      return text;
+    } catch (e) {
+      if (e instanceof RcloneError && e.kind === 'not-found') return undefined;
+      throw this.#fail(`cannot read ${file}`, e);
+    }
+  }
+
+  async #size(name: string): Promise<number | undefined> {
+    return (await this.#files()).find((f) => f.name === name)?.size;
+  }
+
+  async verify(name: string, expected: ExpectedContent): Promise<VerifyResult> {
+    try {
+      const size = await this.#size(name);
+      if (size === undefined) return { ok: false, method: 'size', detail: 'archive is missing' };
+      if (size !== expected.size) return { ok: false, method: 'size', detail: `size ${size} != expected ${expected.size}` };
+      if (this.#verifyDownload) {
+        const h = await this.#rclone.stream(['cat', this.#path(name)], (s) => hashStream(s));
+        return { ...compareHashes(h, expected), method: 'download-sha256' };
+      }
+      const { hashes } = await this.#featuresOnce();
+      if (hashes.includes('sha256')) {
+        const remote = await this.#hashsum('sha256', name);
+        if (remote) return remote === expected.sha256.toLowerCase()
+          ? { ok: true, method: 'sha256' }
+          : { ok: false, method: 'sha256', detail: `remote sha256 ${remote} != expected ${expected.sha256}` };
+      }
+      if (hashes.includes('md5')) {
+        const md5 = expected.md5 ?? (expected.localPath ? (await hashFile(expected.localPath, { md5: true })).md5 : undefined);
+        const remote = md5 ? await this.#hashsum('md5', name) : undefined;
+        if (md5 && remote) return remote === md5
+          ? { ok: true, method: 'md5' }
+          : { ok: false, method: 'md5', detail: `remote md5 ${remote} != local ${md5}` };
+      }
+      return { ok: true, method: 'size' };
+    } catch (e) {
+      throw e instanceof ProxsaveError ? e : this.#fail(`cannot verify ${name}`, e);
+    }
+  }
+
+  /** The remote's hash of one file, or undefined when the backend has none for it (e.g. S3 multipart without metadata). */
+  async #hashsum(type: 'sha256' | 'md5', name: string): Promise<string | undefined> {
+    const out = await this.#rclone.run(['hashsum', type, this.#path(name)]);
+    const h = /^([0-9a-f]{32,64})\s/i.exec(out.trim())?.[1];
+    return h?.toLowerCase();
+  }
+
+  async put(files: ArchiveFiles, expected: ExpectedContent): Promise<VerifyResult> {
+    const name = basename(files.archivePath);
+    let result: VerifyResult;
+    try {
+      // copyto overwrites an earlier incomplete upload of the same name.
+      await this.#rclone.run(['copyto', files.archivePath, this.#path(name)]);
+      result = await this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath });
+    } catch (e) {
+      throw e instanceof ProxsaveError ? e : this.#fail(`upload of ${name} failed`, e);
+    }
+    if (!result.ok) {
+      await this.removeOrphan(name).catch(() => {});
+      throw this.#fail(`uploaded ${name} does not verify (${result.method}): ${result.detail ?? ''}`, undefined, 'VERIFY');
+    }
+    try {
+      await this.#rclone.run(['copyto', files.manifestPath, this.#path(name + MANIFEST_SUFFIX)]);
+      await this.#rclone.run(['copyto', files.sha256Path, this.#path(name + SHA256_SUFFIX)]);
+    } catch (e) {
+      throw this.#fail(`upload of the sidecars of ${name} failed`, e);
+    }
+    return result;
+  }
+
+  async remove(name: string): Promise<void> {
+    const present = new Set((await this.#files()).map((f) => f.name));
+    for (const f of [name, name + SHA256_SUFFIX, name + MANIFEST_SUFFIX]) {
+      if (present.has(f)) await this.removeOrphan(f);
+    }
+  }
+
+  async removeOrphan(file: string): Promise<void> {
+    try {
+      await this.#rclone.run(['deletefile', this.#path(basename(file))]);
+    } catch (e) {
+      if (e instanceof RcloneError && e.kind === 'not-found') return;
+      throw this.#fail(`cannot remove ${file}`, e);
+    }
+  }
+
+  async freeSpace(): Promise<number | undefined> {
+    try {
+      if (!(await this.#featuresOnce()).about) return undefined;
+      const out = await this.#rclone.run(['about', '--json', `${this.#remote}:`]);
+      const j = JSON.parse(out || '{}') as { free?: number };
+      return typeof j.free === 'number' ? j.free : undefined;
+    } catch (e) {
+      // A backend that claims About but has no quota answers an error: unknown, not a failure.
+      if (e instanceof RcloneError && e.kind === 'fatal' && /not supported|doesn't support|not implemented/i.test(e.stderr)) return undefined;
+      throw this.#fail('cannot read free space', e);
+    }
+  }
+}
