@@ -7,10 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ps() { echo "+ proxsave $*"; ./bin/proxsave -c configs/demo.env "$@"; }
 
-rm -rf snapshots/demo-host
-cp -a test/fixtures/hosts/pve-cluster/root snapshots/demo-host
-# git cannot keep empty directories; the example host has some.
-while read -r d; do [ -n "$d" ] && mkdir -p "snapshots/demo-host/$d"; done < test/fixtures/hosts/pve-cluster/empty-dirs.txt
+# The example host with its empty directories, modes, owners and config.db.
+node --import tsx scripts/materialize-host.ts pve-cluster snapshots/demo-host >/dev/null
 mkdir -p snapshots/demo-backups/local snapshots/demo-backups/secondary
 
 echo "== 1. the scheduled job on the example host"
