@@ -56,9 +56,13 @@ export async function planSqlite({ task, root, accounts, defaultTimeout }: PlanS
     try {
       const deadline = Date.now() + timeoutMs;
       await src.backup(copy, {
+        // All remaining pages in one step: a stepwise copy restarts whenever
+        // another process writes in between, which on a busy pmxcfs can be
+        // forever. One step reads one consistent snapshot (WAL readers do not
+        // block the writer), and config.db is small (pmxcfs caps it at 128 MiB).
         progress: () => {
           if (Date.now() > deadline) throw new Error(`backup took longer than ${timeoutMs / 1000}s`);
-          return 256; // pages per step; writers get the lock between steps
+          return 0x7fffffff;
         },
       });
     } finally {
