@@ -170,23 +170,30 @@ export class RcloneTarget implements Target {
 
   async put(files: ArchiveFiles, expected: ExpectedContent): Promise<VerifyResult> {
     const name = basename(files.archivePath);
+    const manifest = this.#path(name + MANIFEST_SUFFIX);
     let result: VerifyResult;
+    // Each rclone start costs ~0.1 s, so independent steps overlap: the features
+    // probe with the upload, the manifest upload with the verification. Only the
+    // `.sha256` marker waits for a good verification.
     try {
-      // copyto overwrites an earlier incomplete upload of the same name.
-      await this.#rclone.run(['copyto', files.archivePath, this.#path(name)]);
-      result = await this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath });
+      await Promise.all([this.#rclone.run(['copyto', files.archivePath, this.#path(name)]), this.#featuresOnce().catch(() => undefined)]);
+      const [v] = await Promise.all([
+        this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath }),
+        this.#rclone.run(['copyto', files.manifestPath, manifest]),
+      ]);
+      result = v;
     } catch (e) {
       throw e instanceof ProxsaveError ? e : this.#fail(`upload of ${name} failed`, e);
     }
     if (!result.ok) {
       await this.removeOrphan(name).catch(() => {});
+      await this.removeOrphan(name + MANIFEST_SUFFIX).catch(() => {});
       throw this.#fail(`uploaded ${name} does not verify (${result.method}): ${result.detail ?? ''}`, undefined, 'VERIFY');
     }
     try {
-      await this.#rclone.run(['copyto', files.manifestPath, this.#path(name + MANIFEST_SUFFIX)]);
       await this.#rclone.run(['copyto', files.sha256Path, this.#path(name + SHA256_SUFFIX)]);
     } catch (e) {
-      throw this.#fail(`upload of the sidecars of ${name} failed`, e);
+      throw this.#fail(`upload of the .sha256 marker of ${name} failed`, e);
     }
     return result;
   }

@@ -46,8 +46,10 @@ export interface ExpectedContent {
  * A place archives are copied to.
  *
  * Contract (every implementation MUST):
- * - `put` verifies the archive copy before writing any sidecar, so a
+ * - `put` verifies the archive copy before writing the `.sha256` marker, so a
  *   complete-looking archive (both sidecars present) has been verified once.
+ *   (A manifest may appear earlier on remotes; without the marker the archive
+ *   is incomplete, and a failed verification removes both.)
  * - `put` never makes an archive name visible before its content is complete:
  *   directory targets write to a temp name in the same directory and rename;
  *   remote targets upload the archive first and the sidecars last, the
@@ -89,8 +91,8 @@ export interface Target {
   readonly failureCode: ErrorCode;
   check(): Promise<void>;
   /**
-   * Copies the archive, verifies the copy against `expected` (before the
-   * sidecars are written), then writes the sidecars. Resolves how the copy was
+   * Copies the archive, verifies the copy against `expected`, and writes the
+   * sidecars, the `.sha256` marker only after a good verification. Resolves how the copy was
    * verified; rejects with code VERIFY when the copy does not match (the bad
    * copy is removed), or with `failureCode` for any other failure.
    */

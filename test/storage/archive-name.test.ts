@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { groupListing, parseArchiveName, parseSha256Sidecar, sidecarOwner } from '../../src/storage/archive-name.ts';
+
+describe('archive names', () => {
+  it('parses host, UTC time and extension', () => {
+    const p = parseArchiveName('pve-node-backup-1-backup-20261120-031500.tar.zst')!;
+    assert.deepEqual([p.hostname, p.createdAt.toISOString(), p.ext], ['pve-node-backup-1', '2026-11-20T03:15:00.000Z', 'zst']);
+    for (const ext of ['xz', 'gz', 'bz2', 'lzma']) assert.equal(parseArchiveName(`h-backup-20260101-000000.tar.${ext}`)?.ext, ext);
+    assert.equal(parseArchiveName('h-backup-20260101-000000.tar')?.ext, '');
+  });
+  it('rejects sidecars, temp files, impossible dates and other files', () => {
+    for (const n of ['h-backup-20260101-000000.tar.zst.sha256', '.h-backup-20260101-000000.tar.zst.tmp-12', 'h-backup-20261301-000000.tar', 'h-backup-20260230-000000.tar', 'h-backup-20260101-240000.tar', 'h-backup-20260101-000000.tar.7z', 'notes.txt']) {
+      assert.equal(parseArchiveName(n), undefined, n);
+    }
+  });
+  it('finds sidecar owners and orphans', () => {
+    assert.deepEqual(sidecarOwner('h-backup-20260101-000000.tar.xz.manifest.json'), { archive: 'h-backup-20260101-000000.tar.xz', kind: 'manifest' });
+    const g = groupListing([
+      { name: 'h-backup-20260102-000000.tar.xz', size: 5 },
+      { name: 'h-backup-20260102-000000.tar.xz.sha256', size: 1 },
+      { name: 'h-backup-20260101-000000.tar.xz.manifest.json', size: 1 },
+    ]);
+    assert.deepEqual(g.archives, [{ name: 'h-backup-20260102-000000.tar.xz', size: 5, complete: false, hasSha256: true, hasManifest: false }]);
+    assert.deepEqual(g.orphans, ['h-backup-20260101-000000.tar.xz.manifest.json']);
+  });
+  it('parses sha256sum lines (text and binary mode)', () => {
+    const h = 'A'.repeat(64);
+    assert.deepEqual(parseSha256Sidecar(`${h}  x.tar\n`), { sha256: 'a'.repeat(64), file: 'x.tar' });
+    assert.deepEqual(parseSha256Sidecar(`${h} *x.tar`), { sha256: 'a'.repeat(64), file: 'x.tar' });
+    assert.equal(parseSha256Sidecar('nope'), undefined);
+  });
+});
