@@ -65,7 +65,8 @@ export function formatSha256Sidecar(hex: string, basename: string): string {
   return `${hex}  ${basename}\n`;
 }
 
+/** Parses the first line of a sha256sum-format sidecar (text or binary mode, any hex case); null when malformed. */
 export function parseSha256Sidecar(text: string): { sha256: string; name: string } | null {
-  const m = /^([0-9a-f]{64}) [ *](.+)\n?$/.exec(text);
-  return m ? { sha256: m[1]!, name: m[2]! } : null;
+  const m = /^([0-9a-fA-F]{64}) [ *](.+?)\r?$/.exec(text.split('\n')[0] ?? '');
+  return m ? { sha256: m[1]!.toLowerCase(), name: m[2]! } : null;
 }

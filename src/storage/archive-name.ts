@@ -1,7 +1,9 @@
 // Archive names are the one thing every target can list cheaply, so they
 // carry the host and the UTC creation time:
 //   <hostname>-backup-<YYYYMMDD-HHMMSS>.tar[.<ext>]
-// This parser is deliberately independent of src/archive (which writes them).
+// Parsing is src/archive's (which writes the names); this file adds what
+// targets need on top: sidecar ownership, listing groups, host comparison.
+import { parseArchiveName as parseName } from '../archive/archive-name.ts';
 import { MANIFEST_SUFFIX, SHA256_SUFFIX } from './target.ts';
 
 export const ARCHIVE_EXTENSIONS = ['zst', 'xz', 'gz', 'bz2', 'lzma'] as const;
@@ -15,20 +17,10 @@ export interface ArchiveName {
   ext: string;
 }
 
-const NAME_RE = /^(.+)-backup-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})\.tar(?:\.(zst|xz|gz|bz2|lzma))?$/;
-
 /** Parses an archive basename; undefined for anything else (sidecars, temp files, foreign files). */
 export function parseArchiveName(name: string): ArchiveName | undefined {
-  const m = NAME_RE.exec(name);
-  if (!m) return undefined;
-  const [, host, y, mo, d, h, mi, s, ext] = m as unknown as [string, string, string, string, string, string, string, string, string | undefined];
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const date = new Date(ms);
-  // Reject impossible dates (20261332-…) instead of letting Date roll them over.
-  if (date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
-    return undefined;
-  }
-  return { name, hostname: host, createdAt: date, ext: ext ?? '' };
+  const p = parseName(name);
+  return p ? { name, hostname: p.hostname, createdAt: p.time, ext: p.ext === 'tar' ? '' : p.ext.slice(4) } : undefined;
 }
 
 /** Which archive a sidecar belongs to, or undefined when `file` is not a sidecar. */
@@ -71,8 +63,4 @@ export function groupListing(files: { name: string; size: number }[]): {
   return { archives, orphans };
 }
 
-/** Parses a sha256sum-format sidecar (`<hex>  <basename>`); undefined when malformed. */
-export function parseSha256Sidecar(text: string): { sha256: string; file: string } | undefined {
-  const m = /^([0-9a-fA-F]{64}) [ *](.+?)\r?\n?$/.exec(text.split('\n')[0] ?? '');
-  return m ? { sha256: m[1]!.toLowerCase(), file: m[2]! } : undefined;
-}
+export { parseSha256Sidecar } from '../archive/manifest.ts';

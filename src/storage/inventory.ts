@@ -64,7 +64,7 @@ export async function inventory({ target }: { target: Target }): Promise<Invento
     if (typeof m.snapshot_commit === 'string') entry.commit = m.snapshot_commit;
     const side = parseSha256Sidecar(shaText ?? '');
     entry.sha256 = side?.sha256;
-    if (!side || side.file !== a.name) entry.problem = '.sha256 sidecar is malformed or names another file';
+    if (!side || side.name !== a.name) entry.problem = '.sha256 sidecar is malformed or names another file';
     else if (typeof m.sha256 === 'string' && m.sha256.toLowerCase() !== side.sha256) entry.problem = 'manifest sha256 differs from the .sha256 sidecar';
     else if (typeof m.archive_size === 'number' && m.archive_size !== a.size) entry.problem = `size ${a.size} differs from manifest archive_size ${m.archive_size}`;
     else entry.verified = true;

@@ -31,8 +31,8 @@ export interface PushOptions {
 export async function expectedContentOf({ archivePath, sha256Path }: { archivePath: string; sha256Path: string }): Promise<ExpectedContent> {
   const side = parseSha256Sidecar(await readFile(sha256Path, 'utf8'));
   if (!side) throw new ProxsaveError('VERIFY', `${sha256Path}: not a sha256sum line`);
-  if (side.file !== basename(archivePath)) {
-    throw new ProxsaveError('VERIFY', `${sha256Path} names ${side.file}, not ${basename(archivePath)}`);
+  if (side.name !== basename(archivePath)) {
+    throw new ProxsaveError('VERIFY', `${sha256Path} names ${side.name}, not ${basename(archivePath)}`);
   }
   return { sha256: side.sha256, size: (await stat(archivePath)).size, localPath: archivePath };
 }

@@ -26,8 +26,8 @@ describe('archive names', () => {
   });
   it('parses sha256sum lines (text and binary mode)', () => {
     const h = 'A'.repeat(64);
-    assert.deepEqual(parseSha256Sidecar(`${h}  x.tar\n`), { sha256: 'a'.repeat(64), file: 'x.tar' });
-    assert.deepEqual(parseSha256Sidecar(`${h} *x.tar`), { sha256: 'a'.repeat(64), file: 'x.tar' });
-    assert.equal(parseSha256Sidecar('nope'), undefined);
+    assert.deepEqual(parseSha256Sidecar(`${h}  x.tar\n`), { sha256: 'a'.repeat(64), name: 'x.tar' });
+    assert.deepEqual(parseSha256Sidecar(`${h} *x.tar`), { sha256: 'a'.repeat(64), name: 'x.tar' });
+    assert.equal(parseSha256Sidecar('nope'), null);
   });
 });
