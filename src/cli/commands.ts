@@ -128,7 +128,9 @@ const snapshotCmd: Command = {
       }
       const p = c.out.paint;
       if (r.criticalFailures.length > 0) c.out.err(p.red(`critical task failed (${r.criticalFailures.join(', ')}): nothing committed`));
-      else if (r.commit) c.out.out(`${r.check ? '' : 'committed '}${p.yellow(r.commit.slice(0, 12))}: ${r.changes.filter((x) => !x.path.endsWith('/')).length} path(s) changed`);
+      else if (c.out.quiet) {
+        /* quiet: failures only */
+      } else if (r.commit) c.out.out(`${r.check ? '' : 'committed '}${p.yellow(r.commit.slice(0, 12))}: ${r.changes.filter((x) => !x.path.endsWith('/')).length} path(s) changed`);
       else if (r.check) c.out.out(r.changes.some((x) => !x.volatile) ? `check: ${r.changes.length} change(s) would be committed` : 'check: nothing would be committed');
       else if (!c.out.quiet) c.out.out(r.volatileOnly ? 'only volatile outputs changed: nothing committed' : 'no changes: nothing committed');
     }
