@@ -129,9 +129,29 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     addAncestors(hostPath);
   };
 
+  // A start path below a symlink (/etc/x/y with /etc/x -> /elsewhere) would
+  // be resolved by the kernel through the link: refuse it instead.
+  const linkAbove = (hostPath: string): string | undefined => {
+    let p = '';
+    for (const part of posix.dirname(hostPath).split('/').filter(Boolean)) {
+      p += '/' + part;
+      try {
+        if (lstatSync(root.real(p)).isSymbolicLink()) return p;
+      } catch {
+        return undefined; // missing: nothing below it to collect either
+      }
+    }
+    return undefined;
+  };
+
   for (const pattern of paths ?? def.files) {
     const glob = hasGlob(pattern);
     const start = glob ? globBase(pattern) : posix.normalize(pattern);
+    const link = linkAbove(start);
+    if (link) {
+      plan.warnings.push(`${start}: skipped, ${link} is a symlink (links are stored, never followed)`);
+      continue;
+    }
     let st: Stats;
     try {
       st = lstatSync(root.real(start));

@@ -33,8 +33,10 @@ test('first snapshot commits, stock git reads it, second run changes nothing', a
   assert.equal(statSync(h.repo).mode & 0o777, 0o700);
   assert.equal(statSync(join(h.repo, '.git')).mode & 0o777, 0o700);
 
+  chmodSync(h.repo, 0o755); // someone loosened it: the next run tightens it again
   const r2 = await h.run('--json', 'snapshot');
   assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(statSync(h.repo).mode & 0o777, 0o700, 'the repository mode is re-checked every run');
   const j2 = json(r2.stdout);
   assert.equal(j2.commit, null, 'no commit when nothing changed (only the volatile df output differs)');
   assert.equal(j2.recap.changed, 0);
@@ -113,9 +115,17 @@ test('symlinks, modes, owners and empty directories are recorded; FIFOs and esca
   mkdirSync(join(h.root, 'etc/.git/objects'), { recursive: true });
   writeFileSync(join(h.root, 'etc/.git/HEAD'), 'ref: refs/heads/master\n');
 
+  // A path below a link that leaves the root is never resolved through it.
+  mkdirSync(join(h.base, 'outside'));
+  writeFileSync(join(h.base, 'outside', 'leak.txt'), 'OUTSIDE-THE-ROOT\n');
+  symlinkSync(join(h.base, 'outside'), join(h.root, 'etc/linkdir'));
+  writeFileSync(h.config, readFileSync(h.config, 'utf8') + 'CUSTOM_BACKUP_PATHS=/etc/linkdir/leak.txt\n');
+
   const r = await h.run('snapshot');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /etc\/initctl: skipped FIFO/);
+  assert.match(r.stderr, /\/etc\/linkdir\/leak\.txt: skipped, \/etc\/linkdir is a symlink/);
+  assert.doesNotMatch(git(h.repo, 'log', '-p'), /OUTSIDE-THE-ROOT/);
   fsck(h.repo);
   const lsTree = git(h.repo, 'ls-tree', '-r', 'HEAD');
   assert.match(lsTree, /^120000 blob \S+\tetc\/pve\/local$/m);
