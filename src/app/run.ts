@@ -131,7 +131,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
   process.once('SIGINT', onSignal);
   try {
     // 1. Snapshot.
-    const snap = await phase('snapshot', () => snapshot(c, { check: dryRun }));
+    const snap = await phase('snapshot', () => snapshot(c, { check: dryRun, locked: true }));
     for (const w of snap.warnings) reporter.log('warn', w);
     const failedTasks = snap.tasks.filter((t) => t.status === 'failed');
     for (const t of failedTasks) reporter.log(t.critical ? 'error' : 'warn', `task ${t.name} failed: ${t.reason ?? ''}`);

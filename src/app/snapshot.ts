@@ -45,9 +45,11 @@ export interface SnapshotOptions {
   selection?: Selection;
   message?: string;
   signal?: AbortSignal;
+  /** The caller holds the run lock (see takeSnapshot). */
+  locked?: boolean;
 }
 
-export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal }: SnapshotOptions = {}): Promise<SnapshotReport> {
+export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false }: SnapshotOptions = {}): Promise<SnapshotReport> {
   const { plans, partial } = await planTasks(ctx, selection, signal);
   const criticalFailures = plans.filter((p) => p.status === 'failed' && 'critical' in p.task.def && p.task.def.critical).map((p) => p.task.name);
   const warnings = plans.flatMap((p) => p.warnings.map((w) => `${p.task.name}: ${w}`));
@@ -58,6 +60,7 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
     // A failed critical task must not produce a commit: plan, report, write nothing.
     check: check || criticalFailures.length > 0,
     keepContent,
+    locked,
     ...(partial ? { ranTasks: new Set(plans.filter((p) => p.status !== 'skipped').map((p) => p.task.name)) } : {}),
     commit: {
       ...(message ? { message } : {}),

@@ -1,13 +1,9 @@
 // export, verify, list, prune and run: the commands built on exported archives.
-import { exportSnapshot } from '../app/export.ts';
-import { listArchives } from '../app/list.ts';
-import { prune } from '../app/prune.ts';
-import { runJob, writeRunReport, type RunReport } from '../app/run.ts';
+import type { RunReport } from '../app/run.ts';
 import type { TargetKind } from '../storage/target.ts';
 import { contextOf } from './commands.ts';
 import { EXIT as X, exitCodeForError } from './exit-codes.ts';
 import type { Output } from './output.ts';
-import { verifyArchive } from '../app/verify.ts';
 import { VERSION } from '../app/context.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import { formatBytes } from '../util/size.ts';
@@ -26,6 +22,7 @@ the same settings that already exists and verifies is not rewritten.`,
   async run(c) {
     if (c.args.length > 1) throw new ProxsaveError('USAGE', `export: unexpected argument "${c.args[1]}"`);
     const { config } = c.loadConfig();
+    const { exportSnapshot } = await import('../app/export.ts');
     const r = await exportSnapshot({
       repoDir: config.SNAPSHOT_PATH,
       ...(c.args[0] ? { rev: c.args[0] } : {}),
@@ -50,6 +47,7 @@ const verifyCmd: Command = {
   options: {},
   async run(c) {
     if (c.args.length === 0) throw new ProxsaveError('USAGE', 'verify: which archive(s)?', { hint: 'proxsave verify /var/lib/proxsave/backup/HOST-backup-….tar.zst' });
+    const { verifyArchive } = await import('../app/verify.ts');
     const reports = [];
     for (const a of c.args) reports.push(await verifyArchive({ archivePath: a, reporter: c.out.reporter }));
     if (c.out.json) c.out.emit({ archives: reports.map((r) => ({ archive: r.archivePath, ok: r.ok, problems: r.problems, entries: r.entries ?? null })) });
@@ -78,6 +76,7 @@ const listCmd: Command = {
   async run(c) {
     const ctx = contextOf(c);
     const target = targetOption(c.values.target);
+    const { listArchives } = await import('../app/list.ts');
     const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter });
     if (c.out.json) c.out.emit(r);
     else
@@ -100,7 +99,15 @@ const pruneCmd: Command = {
     const ctx = contextOf(c);
     const target = targetOption(c.values.target);
     const dryRun = c.values['dry-run'] === true;
-    const r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+    const { prune } = await import('../app/prune.ts');
+    const { acquireLock } = await import('../app/lock.ts');
+    const lock = dryRun ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
+    let r;
+    try {
+      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+    } finally {
+      lock?.release();
+    }
     if (c.out.json) c.out.emit({ dry_run: dryRun, hostname: r.hostname, targets: r.targets.map((t) => ({ target: t.target, status: t.status, error: t.error?.message, decisions: t.decisions, removed: t.removed, ignored: t.ignored, foreign: t.foreign })) });
     else
       for (const t of r.targets) {
@@ -144,6 +151,7 @@ A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
   options: { 'dry-run': { type: 'boolean' } },
   async run(c) {
     const ctx = contextOf(c);
+    const { runJob, writeRunReport } = await import('../app/run.ts');
     const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true });
     const code = runExitCode(r);
     let paths: { json: string; log: string } | undefined;

@@ -2,7 +2,7 @@
 // Rendering lives here; the use cases in src/app return data.
 import type { ParseArgsConfig } from 'node:util';
 import { createContext, type Context } from '../app/context.ts';
-import { contentOf, diffRevisions, fileAt, log, requireRepo, type FileDiff } from '../app/history.ts';
+import type { FileDiff } from '../app/history.ts';
 import { allTasks, skipReason } from '../app/plan-tasks.ts';
 import { snapshot, type SnapshotReport } from '../app/snapshot.ts';
 import { displayValue, where, type LoadedConfig } from '../config/load-config.ts';
@@ -10,8 +10,10 @@ import { KEYS, KEY_NAMES } from '../config/keys.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import { countLines, renderPatch } from '../snapshot/patch.ts';
-import { readCommitInfo } from '../snapshot/repo.ts';
-import { resolveRev } from '../snapshot/resolve-rev.ts';
+
+// History, git reading and archive code load only for the commands that use
+// them: a cron `snapshot` on an unchanged host should not pay for them.
+const history = () => import('../app/history.ts');
 import { EXIT, exitCodeForSnapshot } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { ARCHIVE_COMMANDS } from './archive-commands.ts';
@@ -70,6 +72,7 @@ async function renderChanges(out: Output, dir: string, changes: FileDiff[], { sh
       out.out(`diff --proxsave a/${ch.path} b/${ch.path}\n(mode or owner changed; see .proxsave/metadata)`);
       continue;
     }
+    const { contentOf } = await history();
     const patch = await renderPatch(
       { path: ch.path, status: ch.status, oldContent: await contentOf(dir, ch.oldOid), newContent: ch.newContent ?? (await contentOf(dir, ch.newOid)), oldMode: ch.oldMode, newMode: ch.newMode, secret: ch.secret },
       { showSecrets },
@@ -111,12 +114,22 @@ const snapshotCmd: Command = {
   async run(c) {
     noExtraArgs(c, 0);
     const ctx = contextOf(c);
-    const r = await snapshot(ctx, {
-      check: c.values.check === true,
-      keepContent: c.values.diff === true,
-      selection: { tags: list(c.values.tags), skipTags: list(c.values['skip-tags']) },
-      ...(typeof c.values.message === 'string' ? { message: c.values.message } : {}),
-    });
+    const check = c.values.check === true;
+    // Writers take the same lock as `run`, so a snapshot never races a scheduled run.
+    const { acquireLock } = await import('../app/lock.ts');
+    const lock = check ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
+    let r: SnapshotReport;
+    try {
+      r = await snapshot(ctx, {
+        check,
+        locked: lock !== undefined,
+        keepContent: c.values.diff === true,
+        selection: { tags: list(c.values.tags), skipTags: list(c.values['skip-tags']) },
+        ...(typeof c.values.message === 'string' ? { message: c.values.message } : {}),
+      });
+    } finally {
+      lock?.release();
+    }
     for (const w of r.warnings) c.out.reporter.log('warn', w);
     if (c.out.json) {
       c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures });
@@ -164,11 +177,12 @@ const diffCmd: Command = {
       files = files.filter((f) => !f.path.endsWith('/') && (c.values.volatile === true || !volatile.has(f.path)));
     } else {
       dir = c.loadConfig().config.SNAPSHOT_PATH;
-      files = await diffRevisions({ dir, from: c.args[0]!, to: c.args[1] ?? 'HEAD' });
+      files = await (await history()).diffRevisions({ dir, from: c.args[0]!, to: c.args[1] ?? 'HEAD' });
     }
     if (c.out.json) c.out.emit({ files: files.map((f) => ({ path: f.path, status: f.status })) });
     else if (c.values['name-only']) for (const f of files) c.out.out(f.path);
     else if (c.values.stat) {
+      const { contentOf } = await history();
       let add = 0;
       let del = 0;
       for (const f of files) {
@@ -193,7 +207,7 @@ const logCmd: Command = {
     const n = c.values.n === undefined ? 20 : Number(c.values.n);
     if (!Number.isInteger(n) || n < 1) throw new ProxsaveError('USAGE', `log: -n takes a whole number ≥ 1, got "${c.values.n}"`);
     const dir = c.loadConfig().config.SNAPSHOT_PATH;
-    const entries = await log({ dir, max: n, ...(c.args[0] ? { rev: c.args[0] } : {}) });
+    const entries = await (await history()).log({ dir, max: n, ...(c.args[0] ? { rev: c.args[0] } : {}) });
     if (c.out.json) c.out.emit({ commits: entries });
     else
       for (const e of entries)
@@ -210,6 +224,9 @@ const showCmd: Command = {
     noExtraArgs(c, 2);
     if (c.args.length === 0) throw new ProxsaveError('USAGE', 'show: which revision? (e.g. HEAD)');
     const dir = c.loadConfig().config.SNAPSHOT_PATH;
+    const { requireRepo, fileAt, diffRevisions } = await history();
+    const { resolveRev } = await import('../snapshot/resolve-rev.ts');
+    const { readCommitInfo } = await import('../snapshot/repo.ts');
     requireRepo(dir);
     const showSecrets = c.values['show-secrets'] === true;
     if (c.args[1]) {

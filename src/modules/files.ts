@@ -11,6 +11,7 @@ import type { HostRoot } from '../ports/host-root.ts';
 import type { FilesTask } from '../tasks/schema.ts';
 import type { LoadedTask } from '../tasks/load-tasks.ts';
 import { parseSize } from '../util/size.ts';
+import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
 import { newPlan, type Entry, type TaskPlan } from './types.ts';
 
@@ -111,7 +112,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
         plan.keep.push(hostPath.slice(1));
         return;
       }
-      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), source: { real: root.real(hostPath), stat: st }, ...base });
+      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), source: { real: root.real(hostPath), key: statKey(st) }, ...base });
     } else if (st.isSymbolicLink()) {
       let target: string;
       try {

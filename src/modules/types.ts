@@ -1,7 +1,6 @@
 // What modules produce: the wanted state of a set of snapshot paths. A module
 // plans (reads the host, never writes); the snapshot stage compares the plan
 // with the repository and applies only the difference.
-import type { Stats } from 'node:fs';
 import type { LoadedTask } from '../tasks/load-tasks.ts';
 
 export type EntryType = 'f' | 'd' | 'l';
@@ -18,8 +17,11 @@ export interface Entry extends Ownership {
   /** Repository path: host path without the leading slash. */
   path: string;
   type: EntryType;
-  /** Host file to read lazily (files); the stat decides whether to read it at all. */
-  source?: { real: string; stat: Stats };
+  /**
+   * Host file to read lazily (files). `key` (size, mtime, ctime, inode,
+   * device) decides, against the stat cache, whether to read it at all.
+   */
+  source?: { real: string; key: string };
   /** Generated content (command outputs, database copies). */
   content?: Buffer;
   /** Symlink target, stored as the link's blob. */

@@ -4,7 +4,6 @@
 // trusted only for the HEAD it was written for.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stats } from 'node:fs';
 import type { GitMode, TreeFile } from './objects.ts';
 
 export interface CachedFile extends TreeFile {
@@ -19,10 +18,6 @@ export interface StateCache {
 }
 
 const MAGIC = 'proxsave-state v1';
-
-export function statKey(st: Stats): string {
-  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
-}
 
 function cachePath(dir: string): string {
   return join(dir, '.git', 'proxsave', 'state');

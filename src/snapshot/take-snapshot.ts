@@ -2,7 +2,8 @@
 // non-volatile path changed, applies the difference: working tree files, one
 // packfile of new objects, the commit, the branch, the index and the stat
 // cache. With `check` it computes the same answer and writes nothing.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { open as openAsync, rm as rmAsync } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
@@ -11,7 +12,7 @@ import { PackWriter } from './pack-writer.ts';
 import { formatMetadata, parseMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
 import { ensureRepo, isRepo, readBlob, readCommitInfo, readHead, readTreeFlat, updateHead } from './repo.ts';
 import { writeIndex } from './index-file.ts';
-import { loadStateCache, saveStateCache, statKey, type CachedFile, type StateCache } from './state-cache.ts';
+import { loadStateCache, saveStateCache, type CachedFile, type StateCache } from './state-cache.ts';
 
 export const SECRETS_PATH = '.proxsave/secrets';
 const JOURNAL = join('.git', 'proxsave', 'journal');
@@ -63,19 +64,25 @@ export interface TakeSnapshotOptions {
    * of the other tasks are kept as they are instead of being removed.
    */
   ranTasks?: ReadonlySet<string>;
+  /**
+   * The caller holds proxsave's run lock: lock and temp files found in the
+   * repository can only be leftovers of a killed run, and are removed.
+   */
+  locked?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
 const gitModeOf = (e: Entry): GitMode => (e.type === 'l' ? '120000' : e.mode & 0o111 ? '100755' : '100644');
 
-export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, onProgress }: TakeSnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, locked = false, onProgress }: TakeSnapshotOptions): Promise<SnapshotResult> {
   const warnings: string[] = [];
   const exists = isRepo(dir);
   if (!check) await ensureRepo({ dir });
+  if (!check && exists && locked) removeLeftovers(dir, warnings);
   if (!check && exists) await recoverFromJournal(dir);
   const head = exists ? readHead({ dir }) : undefined;
   const state = await loadState(dir, head);
-  const headMeta = await loadMetadata(dir, state);
+  const headMeta = loadMetadata(state);
 
   // 1. The wanted state: first task to claim a path wins.
   const wanted = new Map<string, Entry>();
@@ -108,8 +115,10 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   const changes: Change[] = [];
   const pending = new Map<string, Buffer>(); // content to write if we commit (volatile or check)
   let pack: PackWriter | undefined;
+  const worktree = new WorkTreeWriter(dir);
   let committing = false;
   let bytesRead = 0;
+  let cacheDirty = state.rebuilt;
   let filesRead = 0;
   let done = 0;
   const wantedList = [...wanted.values()];
@@ -126,75 +135,83 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   const flushPending = () => {
     for (const [path, content] of pending) {
       pack!.add('blob', content);
-      writeWorkTree(dir, path, next.get(path)!, content, state.files.has(path));
+      worktree.write(path, next.get(path)!, content, state.files.has(path));
     }
     pending.clear();
   };
   if (!check) mkdirSync(join(dir, '.git', 'proxsave'), { recursive: true, mode: 0o700 });
 
-  for (const e of wantedList) {
-    done++;
-    if (onProgress && (done & 1023) === 0) onProgress(done, total);
-    const mode = gitModeOf(e);
-    const prev = state.files.get(e.path);
-    let content: Buffer | undefined;
-    let oid: string;
-    let key = '';
-    if (e.type === 'l') {
-      content = Buffer.from(e.target!);
-      oid = hashObject('blob', content);
-    } else if (e.content) {
-      content = e.content;
-      oid = hashObject('blob', content);
-    } else {
-      key = statKey(e.source!.stat);
-      if (prev && prev.statKey === key && prev.mode === mode) oid = prev.oid;
-      else {
-        try {
-          content = readFileSync(e.source!.real);
-        } catch (err) {
-          const plan = planOf.get(e.task);
-          const msg = `${'/' + e.path}: cannot read (${errnoCode(err) ?? (err as Error).message})`;
-          if (plan) {
-            plan.errors.push(msg);
-            plan.status = 'failed';
-            plan.reason ??= msg;
-          }
-          if (prev) {
-            kept.add(e.path);
-          }
-          wanted.delete(e.path);
-          continue;
-        }
-        bytesRead += content.length;
-        filesRead++;
+  try {
+    for (const e of wantedList) {
+      done++;
+      if (onProgress && (done & 1023) === 0) onProgress(done, total);
+      const mode = gitModeOf(e);
+      const prev = state.files.get(e.path);
+      let content: Buffer | undefined;
+      let oid: string;
+      let key = '';
+      if (e.type === 'l') {
+        content = Buffer.from(e.target!);
         oid = hashObject('blob', content);
+      } else if (e.content) {
+        content = e.content;
+        oid = hashObject('blob', content);
+      } else {
+        key = e.source!.key;
+        if (prev && prev.statKey === key && prev.mode === mode) oid = prev.oid;
+        else {
+          try {
+            content = readFileSync(e.source!.real);
+          } catch (err) {
+            const plan = planOf.get(e.task);
+            const msg = `${'/' + e.path}: cannot read (${errnoCode(err) ?? (err as Error).message})`;
+            if (plan) {
+              plan.errors.push(msg);
+              plan.status = 'failed';
+              plan.reason ??= msg;
+            }
+            if (prev) {
+              kept.add(e.path);
+            }
+            wanted.delete(e.path);
+            continue;
+          }
+          bytesRead += content.length;
+          filesRead++;
+          oid = hashObject('blob', content);
+        }
+      }
+      const f: CachedFile = { oid, mode, statKey: key, task: e.task };
+      next.set(e.path, f);
+      const contentChanged = !prev || prev.oid !== oid || prev.mode !== mode;
+      const metaChanged = metaDiffers(headMeta.get(e.path), e);
+      if (!contentChanged && !metaChanged) continue;
+      changes.push({
+        path: e.path,
+        status: prev ? 'modified' : 'added',
+        metaOnly: !contentChanged,
+        volatile: e.volatile,
+        secret: e.secret,
+        task: e.task,
+        oldOid: prev?.oid,
+        newOid: oid,
+        ...(keepContent && content ? { newContent: content } : {}),
+      });
+      if (!contentChanged) continue;
+      if (!e.volatile && !check) startCommit();
+      if (committing) {
+        pack!.add('blob', content ?? readFileSync(e.source!.real), oid);
+        worktree.write(e.path, f, content ?? readFileSync(e.source!.real), !!prev);
+      await worktree.throttle();
+      } else if (!check) {
+        pending.set(e.path, content ?? readFileSync(e.source!.real));
       }
     }
-    const f: CachedFile = { oid, mode, statKey: key, task: e.task };
-    next.set(e.path, f);
-    const contentChanged = !prev || prev.oid !== oid || prev.mode !== mode;
-    const metaChanged = metaDiffers(headMeta.get(e.path), e);
-    if (!contentChanged && !metaChanged) continue;
-    changes.push({
-      path: e.path,
-      status: prev ? 'modified' : 'added',
-      metaOnly: !contentChanged,
-      volatile: e.volatile,
-      secret: e.secret,
-      task: e.task,
-      oldOid: prev?.oid,
-      newOid: oid,
-      ...(keepContent && content ? { newContent: content } : {}),
-    });
-    if (!contentChanged) continue;
-    if (!e.volatile && !check) startCommit();
-    if (committing) {
-      pack!.add('blob', content ?? readFileSync(e.source!.real), oid);
-      writeWorkTree(dir, e.path, f, content ?? readFileSync(e.source!.real), !!prev);
-    } else if (!check) {
-      pending.set(e.path, content ?? readFileSync(e.source!.real));
-    }
+  } catch (e) {
+    // The journal stays: the next run puts the working tree back first.
+    pack?.abort();
+    await worktree.flush().catch(() => {});
+    throw wrapWriteError(e, dir);
   }
   onProgress?.(total, total);
   if (ranTasks)
@@ -221,7 +238,10 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     if (m && !wanted.has(path)) meta.push(m);
   }
   if (ranTasks) for (const [path, m] of headMeta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
-  const metaText = Buffer.from(formatMetadata(meta));
+  // Metadata is a function of paths, types, modes and owners: without an
+  // added, deleted or metadata-only change it is HEAD's, unformatted.
+  const structural = state.metaText === undefined || changes.some((c) => c.status !== 'modified' || c.metaOnly) || kept.size > 0;
+  const metaText = structural ? Buffer.from(formatMetadata(meta)) : state.metaText!;
   const secretPaths = [...wanted.values()].filter((e) => e.secret).map((e) => e.path);
   for (const path of kept) if (state.secrets.has(path)) secretPaths.push(path);
   const secretsText = Buffer.from(['# paths whose content proxsave masks in diffs and logs', ...secretPaths.sort()].join('\n') + '\n');
@@ -248,7 +268,12 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   };
   if (check || !commitWorthy) {
     pack?.abort();
-    if (!check) saveCache(dir, head, state.files, next);
+    await worktree.flush();
+    if (!check && cacheDirty) {
+      saveCache(dir, head, state.files, next);
+      if (state.metaText) saveHeadText(dir, 'metadata', state.metaText);
+      if (state.secretsText) saveHeadText(dir, 'secrets', state.secretsText);
+    }
     return result;
   }
 
@@ -256,6 +281,7 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   try {
     startCommit();
     flushPending();
+    await worktree.flush();
     for (const c of changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
     const headTrees = new Set(buildTrees(state.files).trees.map((t) => t.oid));
     const { root, trees } = buildTrees(next);
@@ -267,10 +293,13 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     result.commit = commitOid;
     writeIndex({ dir, files: next });
     saveStateCache({ dir, cache: { head: commitOid, files: next } });
+    saveHeadText(dir, 'metadata', metaText);
+    saveHeadText(dir, 'secrets', secretsText);
     rmSync(join(dir, JOURNAL), { force: true });
     return result;
   } catch (e) {
     pack?.abort();
+    await worktree.flush().catch(() => {});
     throw wrapWriteError(e, dir);
   }
 }
@@ -295,11 +324,38 @@ function metaDiffers(old: MetaEntry | undefined, e: Entry): boolean {
 
 interface LoadedState extends StateCache {
   secrets: Set<string>;
+  /** HEAD's .proxsave/metadata and .proxsave/secrets, when there are. */
+  metaText: Buffer | undefined;
+  secretsText: Buffer | undefined;
+  /** The cache was rebuilt from git: stat keys are unknown and must be saved. */
+  rebuilt: boolean;
+}
+
+/**
+ * HEAD's metadata and secrets files are kept beside the stat cache, so a
+ * no-change run never inflates git objects; a copy is trusted only when its
+ * blob id is the one HEAD's tree names.
+ */
+function headText(dir: string, name: string, oid: string | undefined): Buffer | undefined {
+  if (!oid) return undefined;
+  try {
+    const b = readFileSync(join(dir, '.git', 'proxsave', name));
+    return hashObject('blob', b) === oid ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveHeadText(dir: string, name: string, content: Buffer): void {
+  const p = join(dir, '.git', 'proxsave', name);
+  writeFileSync(`${p}.tmp`, content, { mode: 0o600 });
+  renameSync(`${p}.tmp`, p);
 }
 
 /** HEAD's flattened tree: from the stat cache when it belongs to HEAD, else from git. */
 async function loadState(dir: string, head: string | undefined): Promise<LoadedState> {
   let cache = head ? loadStateCache({ dir }) : undefined;
+  let rebuilt = !cache || cache.head !== head;
   if (!cache || cache.head !== head) {
     const files = new Map<string, CachedFile>();
     if (head) {
@@ -310,14 +366,26 @@ async function loadState(dir: string, head: string | undefined): Promise<LoadedS
   }
   const secrets = new Set<string>();
   const s = cache.files.get(SECRETS_PATH);
-  if (s) for (const l of (await readBlob({ dir, oid: s.oid })).toString('utf8').split('\n')) if (l && !l.startsWith('#')) secrets.add(l);
-  return { ...cache, secrets };
+  let secretsText: Buffer | undefined;
+  if (s) {
+    secretsText = headText(dir, 'secrets', s.oid);
+    if (!secretsText) {
+      secretsText = await readBlob({ dir, oid: s.oid });
+      rebuilt = true; // save the copy for next time
+    }
+    for (const l of secretsText.toString('utf8').split('\n')) if (l && !l.startsWith('#')) secrets.add(l);
+  }
+  const m = cache.files.get(METADATA_PATH);
+  let metaText = headText(dir, 'metadata', m?.oid);
+  if (m && !metaText) {
+    metaText = await readBlob({ dir, oid: m.oid });
+    rebuilt = true;
+  }
+  return { ...cache, secrets, metaText, secretsText, rebuilt };
 }
 
-async function loadMetadata(dir: string, state: StateCache): Promise<Map<string, MetaEntry>> {
-  const m = state.files.get(METADATA_PATH);
-  if (!m) return new Map();
-  return parseMetadata((await readBlob({ dir, oid: m.oid })).toString('utf8'));
+function loadMetadata(state: LoadedState): Map<string, MetaEntry> {
+  return state.metaText ? parseMetadata(state.metaText.toString('utf8')) : new Map();
 }
 
 /**
@@ -379,6 +447,73 @@ function writeWorkTree(dir: string, path: string, f: TreeFile, content: Buffer, 
   }
 }
 
+/**
+ * Working tree writes of a commit, run on libuv's thread pool while the main
+ * thread goes on hashing and compressing: creating tens of thousands of
+ * files is kernel time that would otherwise add to the CPU time.
+ */
+class WorkTreeWriter {
+  private readonly queue: (() => Promise<void>)[] = [];
+  private running = 0;
+  private error: unknown;
+  private idle: (() => void)[] = [];
+  constructor(private readonly dir: string, private readonly limit = 16) {}
+
+  write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
+    if (f.mode === '120000' || existed) {
+      writeWorkTree(this.dir, path, f, content, existed);
+      return;
+    }
+    ensureDir(this.dir, dirname(path));
+    const full = join(this.dir, path);
+    const mode = f.mode === '100755' ? 0o755 : 0o644;
+    this.queue.push(async () => {
+      let fh;
+      try {
+        fh = await openAsync(full, 'wx', mode);
+      } catch (e) {
+        if (errnoCode(e) !== 'EEXIST') throw e;
+        await rmAsync(full, { force: true, recursive: true });
+        fh = await openAsync(full, 'wx', mode);
+      }
+      try {
+        await fh.writeFile(content);
+      } finally {
+        await fh.close();
+      }
+    });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.limit && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      this.running++;
+      job()
+        .catch((e: unknown) => {
+          this.error ??= e;
+        })
+        .finally(() => {
+          this.running--;
+          if (this.queue.length > 0) this.pump();
+          else if (this.running === 0) for (const r of this.idle.splice(0)) r();
+        });
+    }
+  }
+
+  /** Bounded memory: waits while more than `max` writes (and their contents) are queued. */
+  async throttle(max = 512): Promise<void> {
+    while (this.queue.length > max) await new Promise<void>((r) => setImmediate(r));
+    if (this.error) throw this.error;
+  }
+
+  /** Waits for every write; throws the first error. */
+  async flush(): Promise<void> {
+    if (this.running > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r));
+    if (this.error) throw this.error;
+  }
+}
+
 function removeWorkTree(dir: string, path: string): void {
   try {
     // A path that became a directory (file → dir drift) was replaced already.
@@ -394,6 +529,26 @@ function removeWorkTree(dir: string, path: string): void {
       break; // not empty
     }
   }
+}
+
+/** Lock and temp files a killed run left behind (only called under the run lock). */
+function removeLeftovers(dir: string, warnings: string[]): void {
+  const gitdir = join(dir, '.git');
+  const refLock = join(gitdir, 'refs', 'heads', 'main.lock');
+  if (existsSync(refLock)) {
+    rmSync(refLock, { force: true });
+    warnings.push(`removed ${refLock} left by an interrupted run`);
+  }
+  const sweep = (sub: string, re: RegExp) => {
+    try {
+      for (const n of readdirSync(join(gitdir, sub))) if (re.test(n)) rmSync(join(gitdir, sub, n), { force: true });
+    } catch {
+      /* directory absent */
+    }
+  };
+  sweep(join('objects', 'pack'), /^tmp_pack_proxsave_/);
+  sweep('', /^index\.proxsave-\d+$/);
+  sweep('proxsave', /\.tmp$/);
 }
 
 /**

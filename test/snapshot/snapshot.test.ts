@@ -205,9 +205,13 @@ test('a crash between working tree and branch update is repaired by the next run
   writeFileSync(join(h.repo, 'etc/stray.conf'), 'half-written\n');
   writeFileSync(join(h.repo, 'etc/hosts'), 'garbage\n');
   writeFileSync(join(h.repo, '.git/proxsave/journal'), '12345\n');
+  writeFileSync(join(h.repo, '.git/refs/heads/main.lock'), 'deadbeef\n');
+  writeFileSync(join(h.repo, '.git/objects/pack/tmp_pack_proxsave_1_2'), 'PACK-half');
   const r = json((await h.run('--json', 'snapshot')).stdout);
   assert.equal(r.commit, null);
   assert.equal(existsSync(join(h.repo, 'etc/stray.conf')), false);
+  assert.equal(existsSync(join(h.repo, '.git/refs/heads/main.lock')), false, 'a stale ref lock is removed under the run lock');
+  assert.equal(existsSync(join(h.repo, '.git/objects/pack/tmp_pack_proxsave_1_2')), false);
   assert.equal(readFileSync(join(h.repo, 'etc/hosts'), 'utf8'), readFileSync(join(h.root, 'etc/hosts'), 'utf8'));
   assert.equal(git(h.repo, 'status', '--porcelain'), '');
   fsck(h.repo);

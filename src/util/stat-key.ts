@@ -1,0 +1,9 @@
+import type { Stats } from 'node:fs';
+
+/**
+ * What says a host file may have changed: size, mtime, ctime, inode and
+ * device. Equal keys mean proxsave does not read the file again.
+ */
+export function statKey(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
+}
