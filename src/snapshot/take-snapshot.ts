@@ -2,20 +2,20 @@
 // non-volatile path changed, applies the difference: working tree files, one
 // packfile of new objects, the commit, the branch, the index and the stat
 // cache. With `check` it computes the same answer and writes nothing.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { open as openAsync, rm as rmAsync } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
-import { buildTrees, formatCommit, hashObject, type GitMode, type TreeFile } from './objects.ts';
+import { buildTrees, formatCommit, hashObject, type GitMode } from './objects.ts';
 import { PackWriter } from './pack-writer.ts';
 import { formatMetadata, parseMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
 import { ensureRepo, isRepo, readBlob, readCommitInfo, readHead, readTreeFlat, updateHead } from './repo.ts';
 import { writeIndex } from './index-file.ts';
+import { commitMessage } from './commit-message.ts';
+import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
 import { loadStateCache, saveStateCache, type CachedFile, type StateCache } from './state-cache.ts';
 
 export const SECRETS_PATH = '.proxsave/secrets';
-const JOURNAL = join('.git', 'proxsave', 'journal');
 
 export interface Change {
   path: string;
@@ -402,191 +402,6 @@ function saveCache(dir: string, head: string | undefined, base: Map<string, Cach
   saveStateCache({ dir, cache: { head, files } });
 }
 
-const madeDirs = new Set<string>();
-
-/** mkdir -p that refuses to go through a symlink planted in the working tree. */
-function ensureDir(dir: string, rel: string): void {
-  if (rel === '.' || rel === '') return;
-  const key = `${dir}\0${rel}`;
-  if (madeDirs.has(key)) return;
-  ensureDir(dir, dirname(rel));
-  const full = join(dir, rel);
-  try {
-    const st = lstatSync(full);
-    if (!st.isDirectory()) {
-      unlinkSync(full);
-      mkdirSync(full, { mode: 0o755 });
-    }
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-    mkdirSync(full, { mode: 0o755 });
-  }
-  madeDirs.add(key);
-}
-
-function writeWorkTree(dir: string, path: string, f: TreeFile, content: Buffer, existed: boolean): void {
-  ensureDir(dir, dirname(path));
-  const full = join(dir, path);
-  if (existed || f.mode === '120000') rmSync(full, { force: true, recursive: true });
-  if (f.mode === '120000') {
-    symlinkSync(content.toString('utf8'), full);
-    return;
-  }
-  let fd: number;
-  try {
-    fd = openSync(full, 'wx', f.mode === '100755' ? 0o755 : 0o644);
-  } catch (e) {
-    if (errnoCode(e) !== 'EEXIST') throw e;
-    rmSync(full, { force: true, recursive: true });
-    fd = openSync(full, 'wx', f.mode === '100755' ? 0o755 : 0o644);
-  }
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Working tree writes of a commit, run on libuv's thread pool while the main
- * thread goes on hashing and compressing: creating tens of thousands of
- * files is kernel time that would otherwise add to the CPU time.
- */
-class WorkTreeWriter {
-  private readonly queue: (() => Promise<void>)[] = [];
-  private running = 0;
-  private error: unknown;
-  private idle: (() => void)[] = [];
-  constructor(private readonly dir: string, private readonly limit = 16) {}
-
-  write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
-    if (f.mode === '120000' || existed) {
-      writeWorkTree(this.dir, path, f, content, existed);
-      return;
-    }
-    ensureDir(this.dir, dirname(path));
-    const full = join(this.dir, path);
-    const mode = f.mode === '100755' ? 0o755 : 0o644;
-    this.queue.push(async () => {
-      let fh;
-      try {
-        fh = await openAsync(full, 'wx', mode);
-      } catch (e) {
-        if (errnoCode(e) !== 'EEXIST') throw e;
-        await rmAsync(full, { force: true, recursive: true });
-        fh = await openAsync(full, 'wx', mode);
-      }
-      try {
-        await fh.writeFile(content);
-      } finally {
-        await fh.close();
-      }
-    });
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.running < this.limit && this.queue.length > 0) {
-      const job = this.queue.shift()!;
-      this.running++;
-      job()
-        .catch((e: unknown) => {
-          this.error ??= e;
-        })
-        .finally(() => {
-          this.running--;
-          if (this.queue.length > 0) this.pump();
-          else if (this.running === 0) for (const r of this.idle.splice(0)) r();
-        });
-    }
-  }
-
-  /** Bounded memory: waits while more than `max` writes (and their contents) are queued. */
-  async throttle(max = 512): Promise<void> {
-    while (this.queue.length > max) await new Promise<void>((r) => setImmediate(r));
-    if (this.error) throw this.error;
-  }
-
-  /** Waits for every write; throws the first error. */
-  async flush(): Promise<void> {
-    if (this.running > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r));
-    if (this.error) throw this.error;
-  }
-}
-
-function removeWorkTree(dir: string, path: string): void {
-  try {
-    // A path that became a directory (file → dir drift) was replaced already.
-    if (!lstatSync(join(dir, path)).isDirectory()) unlinkSync(join(dir, path));
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ENOTDIR') throw e;
-  }
-  for (let d = dirname(path); d !== '.'; d = dirname(d)) {
-    try {
-      rmdirSync(join(dir, d));
-      madeDirs.delete(`${dir}\0${d}`);
-    } catch {
-      break; // not empty
-    }
-  }
-}
-
-/** Lock and temp files a killed run left behind (only called under the run lock). */
-function removeLeftovers(dir: string, warnings: string[]): void {
-  const gitdir = join(dir, '.git');
-  const refLock = join(gitdir, 'refs', 'heads', 'main.lock');
-  if (existsSync(refLock)) {
-    rmSync(refLock, { force: true });
-    warnings.push(`removed ${refLock} left by an interrupted run`);
-  }
-  const sweep = (sub: string, re: RegExp) => {
-    try {
-      for (const n of readdirSync(join(gitdir, sub))) if (re.test(n)) rmSync(join(gitdir, sub, n), { force: true });
-    } catch {
-      /* directory absent */
-    }
-  };
-  sweep(join('objects', 'pack'), /^tmp_pack_proxsave_/);
-  sweep('', /^index\.proxsave-\d+$/);
-  sweep('proxsave', /\.tmp$/);
-}
-
-/**
- * A previous run died between writing the working tree and moving the
- * branch: put the working tree back to HEAD before anything else.
- */
-async function recoverFromJournal(dir: string): Promise<void> {
-  if (!existsSync(join(dir, JOURNAL))) return;
-  const head = readHead({ dir });
-  const files = head ? await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
-  const present = new Set<string>();
-  const walk = (rel: string) => {
-    for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (p === '.git') continue;
-      if (d.isDirectory()) walk(p);
-      else present.add(p);
-    }
-  };
-  walk('');
-  for (const p of present) if (!files.has(p)) removeWorkTree(dir, p);
-  for (const [p, f] of files) {
-    const content = await readBlob({ dir, oid: f.oid });
-    let same = false;
-    try {
-      const st = lstatSync(join(dir, p));
-      if (f.mode === '120000') same = st.isSymbolicLink();
-      else same = st.isFile() && st.size === content.length && hashObject('blob', readFileSync(join(dir, p))) === f.oid;
-    } catch {
-      same = false;
-    }
-    if (!same) writeWorkTree(dir, p, f, content, true);
-  }
-  writeIndex({ dir, files });
-  rmSync(join(dir, '.git', 'proxsave', 'state'), { force: true });
-  rmSync(join(dir, JOURNAL), { force: true });
-}
-
 function wrapWriteError(e: unknown, dir: string): unknown {
   if (e instanceof ProxsaveError) return e;
   const code = errnoCode(e);
@@ -596,18 +411,3 @@ function wrapWriteError(e: unknown, dir: string): unknown {
   return e;
 }
 
-function commitMessage(info: CommitInfoInput, changes: Change[], tasks: Set<string>): string {
-  const files = changes.filter((c) => !c.path.endsWith('/'));
-  const n = files.length;
-  const names = files.slice(0, 3).map((c) => c.path.split('/').pop());
-  const auto = `${n} file${n === 1 ? '' : 's'} changed: ${names.join(', ')}${n > 3 ? `, +${n - 3} more` : ''}`;
-  const summary = info.message ? info.message.split('\n')[0]! : n === 0 ? 'metadata changed' : auto;
-  const sign = { added: 'A', modified: 'M', deleted: 'D' } as const;
-  const body = changes.slice(0, 200).map((c) => `${sign[c.status]} ${c.path}${c.metaOnly ? ' (metadata)' : ''}${c.volatile ? ' (volatile)' : ''}`);
-  if (changes.length > 200) body.push(`… and ${changes.length - 200} more`);
-  const trailers = { ...info.trailers, 'Proxsave-Tasks-Changed': [...tasks].join(', ') || '-' };
-  const lines = [summary, ''];
-  if (info.message && info.message.includes('\n')) lines.push(info.message.split('\n').slice(1).join('\n').trim(), '');
-  lines.push(...body, '', ...Object.entries(trailers).map(([k, v]) => `${k}: ${v.replace(/\n/g, ' ')}`));
-  return lines.join('\n') + '\n';
-}
