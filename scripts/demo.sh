@@ -32,4 +32,7 @@ echo
 echo "== 6. archives on the targets"
 ps list || true
 echo
+echo "== 7. the host did not change: the next run commits, exports and uploads nothing"
+ps run || true
+echo
 echo "Snapshot repository: snapshots/demo (try: git -C snapshots/demo log -p)"
