@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ps() { echo "+ proxsave $*"; ./bin/proxsave -c configs/demo.env "$@"; }
 
+# Start from scratch: a fresh example host, no repository, no archives.
+rm -rf snapshots/demo snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock
 # The example host with its empty directories, modes, owners and config.db.
 node --import tsx scripts/materialize-host.ts pve-cluster snapshots/demo-host >/dev/null
 mkdir -p snapshots/demo-backups/local snapshots/demo-backups/secondary
