@@ -64,6 +64,16 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
     let p = lineStart + offset + eq + 1;
     let value = '';
     let ok = true;
+    /** Appends the expansion of the `$…` at `at`; returns where parsing goes on. */
+    const expand = (at: number): number => {
+      const r = expandAt(src, at, resolve);
+      if (r.error) {
+        fail(r.error, key, line);
+        ok = false;
+      }
+      value += r.text;
+      return r.end;
+    };
     while (p < src.length && src[p] !== '\n') {
       const c = src[p]!;
       if (c === "'") {
@@ -100,13 +110,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
             continue;
           }
           if (d === '$') {
-            const r = expandAt(src, p, resolve);
-            if (r.error) {
-              fail(r.error, key, line);
-              ok = false;
-            }
-            value += r.text;
-            p = r.end;
+            p = expand(p);
             continue;
           }
           if (d === '`') {
@@ -126,13 +130,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
         // Inline comment after unquoted whitespace.
         while (p < src.length && src[p] !== '\n') p++;
       } else if (c === '$') {
-        const r = expandAt(src, p, resolve);
-        if (r.error) {
-          fail(r.error, key, line);
-          ok = false;
-        }
-        value += r.text;
-        p = r.end;
+        p = expand(p);
       } else if (c === '`') {
         fail('command substitution is not allowed in backup.env', key, line);
         ok = false;
