@@ -228,3 +228,43 @@ test('a damaged stat cache is rebuilt from git', async (t) => {
   h.write('/etc/hosts', 'x\n');
   assert.ok(json((await h.run('--json', 'snapshot')).stdout).commit);
 });
+
+const canDropPrivileges = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+
+test('an unreadable file fails its task (exit 1), keeps its previous version, and the rest is committed', { skip: canDropPrivileges ? false : 'needs root and setpriv to run proxsave as an unprivileged user' }, async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  // Everything belongs to nobody, so proxsave running as nobody can work…
+  execFileSync('chown', ['-R', '65534:65534', h.base]);
+  execFileSync('chmod', ['0755', h.base]);
+  const asNobody = (...args: string[]) =>
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', join(import.meta.dirname, '../../src/cli/index.ts'), '-c', h.config, ...args], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH!, SOURCE_DATE_EPOCH: '1700000000', HOME: '/nonexistent' },
+      cwd: join(import.meta.dirname, '../..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  asNobody('snapshot');
+  // …except one file that only root may read.
+  h.write('/etc/pve/storage.cfg', 'dir: local\n\tpath /var/lib/vz\n\tcontent iso\n# changed\n');
+  chownSync(join(h.root, 'etc/pve/storage.cfg'), 0, 0);
+  chmodSync(join(h.root, 'etc/pve/storage.cfg'), 0o600);
+  h.write('/etc/hosts', 'changed\n');
+  chownSync(join(h.root, 'etc/hosts'), 65534, 65534);
+  let code = 0;
+  let out = '';
+  try {
+    out = asNobody('--json', 'snapshot');
+  } catch (e) {
+    code = (e as { status: number }).status;
+    out = (e as { stdout: string }).stdout;
+  }
+  assert.equal(code, 1);
+  const r = json(out);
+  const task = r.tasks.find((x) => x.name === 'etc files')!;
+  assert.equal(task.status, 'failed');
+  assert.match(task.reason!, /\/etc\/pve\/storage\.cfg: cannot read \(EACCES\)/);
+  assert.ok(r.commit, 'the readable change is committed');
+  assert.match(git(h.repo, 'show', 'HEAD:etc/hosts'), /changed/);
+  assert.match(git(h.repo, 'show', 'HEAD:etc/pve/storage.cfg'), /content iso,vztmpl,backup/, 'the previous version is kept, not deleted');
+});
