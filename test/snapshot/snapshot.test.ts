@@ -268,3 +268,48 @@ test('an unreadable file fails its task (exit 1), keeps its previous version, an
   assert.match(git(h.repo, 'show', 'HEAD:etc/hosts'), /changed/);
   assert.match(git(h.repo, 'show', 'HEAD:etc/pve/storage.cfg'), /content iso,vztmpl,backup/, 'the previous version is kept, not deleted');
 });
+
+function canMountTmpfs(dir: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a full disk under the repository: exit 12, nothing committed, the next run with space recovers', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  mkdirSync(h.repo);
+  if (process.getuid?.() !== 0 || !canMountTmpfs(h.repo)) {
+    t.skip('needs root and tmpfs mounts');
+    return;
+  }
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', h.repo]);
+  try {
+    await fullDiskScenario(h);
+  } finally {
+    execFileSync('umount', ['-l', h.repo], { stdio: 'ignore' });
+  }
+});
+
+async function fullDiskScenario(h: ReturnType<typeof miniHost>): Promise<void> {
+  assert.equal((await h.run('snapshot')).code, 0);
+  const head = git(h.repo, 'rev-parse', 'HEAD').trim();
+  // 3 MB of incompressible data cannot fit in what is left of 2 MB.
+  const { randomBytes } = await import('node:crypto');
+  for (let i = 0; i < 12; i++) h.write(`/etc/pve/nodes/node1/big-${i}.bin`, randomBytes(256 * 1024).toString('base64'));
+  const r = await h.run('snapshot');
+  assert.equal(r.code, 12, r.stderr);
+  assert.match(r.stderr, /no space left/);
+  assert.equal(git(h.repo, 'rev-parse', 'HEAD').trim(), head, 'nothing committed');
+  fsck(h.repo);
+  execFileSync('mount', ['-o', 'remount,size=64m', h.repo]);
+  const again = await h.run('--json', 'snapshot');
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(json(again.stdout).commit);
+  fsck(h.repo);
+  assert.equal(git(h.repo, 'status', '--porcelain'), '', 'the working tree was repaired and matches HEAD');
+}
