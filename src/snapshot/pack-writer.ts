@@ -24,6 +24,9 @@ export class PackWriter {
   private readonly objects: Written[] = [];
   private readonly known = new Set<string>();
   private readonly level: number;
+  /** Written objects not yet handed to the kernel: one write per MiB, not two per object. */
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
 
   constructor(private readonly gitdir: string, { level = 1 }: { level?: number } = {}) {
     this.level = level;
@@ -50,8 +53,9 @@ export class PackWriter {
     }
     const header = packHeader(TYPE_CODE[type], content.length);
     const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY });
-    writeSync(this.fd, header);
-    writeSync(this.fd, body);
+    this.buffered.push(header, body);
+    this.bufferedBytes += header.length + body.length;
+    if (this.bufferedBytes >= 1 << 20) this.flush();
     const crc = crc32(body, crc32(header));
     this.objects.push({ oid: Buffer.from(oid, 'hex'), offset: this.offset, crc });
     this.offset += header.length + body.length;
@@ -59,9 +63,17 @@ export class PackWriter {
     return oid;
   }
 
+  private flush(): void {
+    if (this.fd === undefined || this.bufferedBytes === 0) return;
+    writeSync(this.fd, Buffer.concat(this.buffered, this.bufferedBytes));
+    this.buffered = [];
+    this.bufferedBytes = 0;
+  }
+
   /** Finishes the pack; returns its name or undefined when nothing was added. */
   finish({ fsync = true }: { fsync?: boolean } = {}): string | undefined {
     if (this.fd === undefined) return undefined;
+    this.flush();
     const fd = this.fd;
     this.fd = undefined;
     try {
