@@ -37,10 +37,15 @@ export interface ProcessRunnerOptions {
 }
 
 export function createProcessRunner({ pathPrefix = [], env = process.env, killGraceMs = 2000 }: ProcessRunnerOptions = {}): ProcessRunner {
-  const systemPath = env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  // cron starts jobs with PATH=/usr/bin:/bin, where pvecm, zpool or lvs are
+  // not found: a run from cron must see the same commands as one from a shell,
+  // or their outputs would come and go as drift.
+  const standard = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  const given = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  const path = [...pathPrefix, ...given, ...standard.filter((d) => !given.includes(d))];
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
-    PATH: [...pathPrefix, systemPath].join(delimiter),
+    PATH: path.join(delimiter),
     // Stable, parseable output: no translations, no pagers, no colour.
     LC_ALL: 'C.UTF-8',
     LANG: 'C.UTF-8',
