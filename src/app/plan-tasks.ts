@@ -65,6 +65,7 @@ export async function planTasks(ctx: Context, sel: Selection = {}, signal?: Abor
   const total = tasks.length;
   const tick = () => ctx.reporter.progress('collect', ++done, total, 'items');
 
+  const excludes = [...ctx.config.BACKUP_EXCLUDE_PATTERNS, ...ownDirectories(ctx)];
   // Commands first, so they run while the file walks below keep the CPU busy.
   for (const task of tasks) {
     const reason = skipReason(ctx, task, sel);
@@ -86,9 +87,25 @@ export async function planTasks(ctx: Context, sel: Selection = {}, signal?: Abor
   }
   tasks.forEach((task, i) => {
     if (plans[i] === undefined) {
-      plans[i] = planFiles({ task, root: ctx.root, accounts: ctx.accounts, globalExcludes: ctx.config.BACKUP_EXCLUDE_PATTERNS, maxSize: ctx.config.MAX_FILE_SIZE });
+      plans[i] = planFiles({ task, root: ctx.root, accounts: ctx.accounts, globalExcludes: excludes, maxSize: ctx.config.MAX_FILE_SIZE });
       tick();
     }
   });
   return { plans: await Promise.all(plans), partial };
+}
+
+/**
+ * proxsave's own repository, archives, logs and lock as host paths, so that
+ * no files task (a CUSTOM_BACKUP_PATHS=/var/lib, say) ever collects them.
+ */
+export function ownDirectories(ctx: Pick<Context, 'config' | 'root'>): string[] {
+  const { SNAPSHOT_PATH, BACKUP_PATH, LOG_PATH, LOCK_PATH, SECONDARY_PATH } = ctx.config;
+  const root = ctx.root.root === '/' ? '' : ctx.root.root;
+  const out: string[] = [];
+  for (const real of [SNAPSHOT_PATH, BACKUP_PATH, LOG_PATH, LOCK_PATH, SECONDARY_PATH]) {
+    if (real === '' || (root !== '' && !real.startsWith(root + '/'))) continue;
+    const host = real.slice(root.length);
+    out.push(host, `${host}/**`);
+  }
+  return out;
 }

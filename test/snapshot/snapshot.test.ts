@@ -313,3 +313,20 @@ async function fullDiskScenario(h: ReturnType<typeof miniHost>): Promise<void> {
   fsck(h.repo);
   assert.equal(git(h.repo, 'status', '--porcelain'), '', 'the working tree was repaired and matches HEAD');
 }
+
+test('proxsave never collects its own repository, archives or logs', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  const inside = join(h.root, 'var/lib/proxsave');
+  writeFileSync(
+    h.config,
+    readFileSync(h.config, 'utf8').replace(/^SNAPSHOT_PATH=.*$/m, `SNAPSHOT_PATH=${inside}/snapshots`).replace(/^BACKUP_PATH=.*$/m, `BACKUP_PATH=${inside}/backup`) + 'CUSTOM_BACKUP_PATHS=/var/lib\n',
+  );
+  h.write('/var/lib/other/state.conf', 'x=1\n');
+  assert.equal((await h.run('snapshot')).code, 0);
+  const files = git(join(inside, 'snapshots'), 'ls-files');
+  assert.match(files, /^var\/lib\/other\/state\.conf$/m);
+  assert.doesNotMatch(files, /var\/lib\/proxsave/);
+  const again = JSON.parse((await h.run('--json', 'snapshot')).stdout) as { commit: string | null };
+  assert.equal(again.commit, null, 'its own writes are not drift');
+});
