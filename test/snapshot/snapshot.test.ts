@@ -323,10 +323,12 @@ test('proxsave never collects its own repository, archives or logs', async (t) =
     readFileSync(h.config, 'utf8').replace(/^SNAPSHOT_PATH=.*$/m, `SNAPSHOT_PATH=${inside}/snapshots`).replace(/^BACKUP_PATH=.*$/m, `BACKUP_PATH=${inside}/backup`) + 'CUSTOM_BACKUP_PATHS=/var/lib\n',
   );
   h.write('/var/lib/other/state.conf', 'x=1\n');
+  mkdirSync(inside, { mode: 0o700 }); // as an installation leaves it
   assert.equal((await h.run('snapshot')).code, 0);
   const files = git(join(inside, 'snapshots'), 'ls-files');
   assert.match(files, /^var\/lib\/other\/state\.conf$/m);
-  assert.doesNotMatch(files, /var\/lib\/proxsave/);
+  assert.doesNotMatch(files, /var\/lib\/proxsave\//);
+  assert.doesNotMatch(git(join(inside, 'snapshots'), 'show', 'HEAD:.proxsave/metadata'), / var\/lib\/proxsave$/m);
   const again = JSON.parse((await h.run('--json', 'snapshot')).stdout) as { commit: string | null };
   assert.equal(again.commit, null, 'its own writes are not drift');
 });
