@@ -144,6 +144,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
       return report;
     }
 
+    let requiredFailure: ProxsaveError | undefined;
     // 2. Is the newest commit already on every target?
     const targets = givenTargets ?? createTargets(ctx.config, { reporter });
     const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head });
@@ -160,18 +161,30 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
     } else {
       // 3. Space, export, push.
       const estimate = estimateArchiveSize(ctx.config.BACKUP_PATH, snap.bytesRead);
-      const space = await phase('space-check', () => checkSpace({ targets, config: ctx.config, estimatedBytes: estimate }));
+      // Only the local target can stop the run here: a required cloud that is
+      // down still lets local and secondary get their copy, then exits 6.
       const usable = new Set<Target>(targets);
-      for (const s of space) {
-        if (s.status === 'insufficient' || s.status === 'error') {
-          usable.delete(s.target);
-          const why = s.status === 'error' ? (s.error instanceof Error ? s.error.message : String(s.error)) : `${s.freeBytes} bytes free, ${s.requiredBytes} required`;
-          report.targets.push({ target: s.target.kind, location: s.target.location, critical: s.target.critical, status: 'failed', error: why });
-          reporter.log('warn', `${s.target.kind} target ${s.target.location} unusable: ${why}`);
-          if (s.target.critical) throw new ProxsaveError(s.target.kind === 'cloud' ? 'CLOUD' : 'LOCAL_STORAGE', `${s.target.kind} target unusable: ${why}`);
+      await phase('space-check', async () => {
+        for (const t of targets) {
+          let why: string;
+          try {
+            const [s] = await checkSpace({ targets: [t], config: ctx.config, estimatedBytes: estimate });
+            if (s!.status === 'ok' || s!.status === 'unknown') {
+              if (s!.status === 'unknown') reporter.log('debug', `${t.kind}: free space unknown`);
+              continue;
+            }
+            why = s!.status === 'error' ? (s!.error instanceof Error ? s!.error.message : String(s!.error)) : `${s!.freeBytes} bytes free, ${s!.requiredBytes} required`;
+          } catch (e) {
+            if (t.kind === 'local') throw e;
+            why = e instanceof Error ? e.message : String(e);
+          }
+          usable.delete(t);
+          report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'failed', error: why });
+          reporter.log('warn', `${t.kind} target ${t.location} unusable: ${why}`);
+          if (t.critical) requiredFailure ??= new ProxsaveError('CLOUD', `required ${t.kind} target ${t.location} unusable: ${why}`);
           report.partial = true;
-        } else if (s.status === 'unknown') reporter.log('debug', `${s.target.kind}: free space unknown`);
-      }
+        }
+      });
       const exp: ExportResult = await phase('export', () =>
         exportSnapshot({
           repoDir: ctx.config.SNAPSHOT_PATH,
@@ -194,6 +207,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
       report.targets.push(...results.map(toOutcome));
       if (results.some((r) => r.status === 'failed')) report.partial = true;
     }
+    if (requiredFailure) throw requiredFailure;
 
     // 4. Retention.
     const pr: PruneReport = await phase('retention', () => prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter, targets }));

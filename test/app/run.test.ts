@@ -1,7 +1,7 @@
 // `proxsave run`, the scheduled job, end to end with real directories.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { miniHost, type MiniHost } from '../helpers/mini-host.ts';
@@ -141,4 +141,36 @@ test(`run killed with SIGKILL at random points (${TRIALS} trials): no partial ar
   }
   const locals = await assertNoPartialArchives(h.local);
   assert.ok(locals >= 1);
+});
+
+test('run: not enough space on the local target exits 12 before anything is exported', async (t) => {
+  const h = hostWithTargets('MIN_DISK_SPACE_PRIMARY_GB=1000000\n');
+  t.after(h.cleanup);
+  const r = await h.run('--json', 'run');
+  assert.equal(r.code, 12, r.stderr);
+  assert.match(r.stderr, /local target .*required/);
+  assert.equal(existsSync(h.local) ? readdirSync(h.local).filter((f) => ARCHIVE.test(f)).length : 0, 0);
+});
+
+const hasRclone = (() => {
+  try {
+    execFileSync('rclone', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('run: an unreachable cloud remote gives exit 1, or 6 with CLOUD_REQUIRED=true; local and secondary still get the archive', { skip: hasRclone ? false : 'rclone is not installed' }, async (t) => {
+  for (const [required, code] of [['false', 1], ['true', 6]] as const) {
+    const h = hostWithTargets(`CLOUD_ENABLED=true\nCLOUD_REMOTE=deadremote\nCLOUD_REMOTE_PATH=backups\nCLOUD_REQUIRED=${required}\nRCLONE_RETRIES=0\nRCLONE_TIMEOUT_CONNECTION=2\nRCLONE_TIMEOUT_OPERATION=20\n`);
+    t.after(h.cleanup);
+    // A WebDAV remote on a loopback port where nothing listens.
+    const env = cleanEnv({ RCLONE_CONFIG_DEADREMOTE_TYPE: 'webdav', RCLONE_CONFIG_DEADREMOTE_URL: 'http://127.0.0.1:9/', RCLONE_CONFIG: '/dev/null' });
+    const { runCli } = await import('../helpers/cli.ts');
+    const r = await runCli(['-c', h.config, '--json', 'run'], { env });
+    assert.equal(r.code, code, `CLOUD_REQUIRED=${required}: ${r.stderr}`);
+    assert.equal(await assertNoPartialArchives(h.local), 1);
+    assert.equal(await assertNoPartialArchives(h.secondary), 1);
+  }
 });
