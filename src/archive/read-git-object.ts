@@ -1,15 +1,10 @@
-// Blob reading for the exporter. Loose objects are inflated with node's
-// native zlib and checked against their id here (isomorphic-git would use a
-// JavaScript inflater, several times slower); packed objects go through
-// isomorphic-git.
-import crypto from 'node:crypto';
+// Blob reading for the exporter: loose and whole packed objects through
+// snapshot/object-reader (native zlib, one object in memory at a time, id
+// checked); deltas, which only a manual `git gc` creates, through isomorphic-git.
 import fs from 'node:fs';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import git from 'isomorphic-git';
 import { ProxsaveError } from '../core/errors.ts';
-
-const inflate = promisify(zlib.inflate);
+import { objectReader } from '../snapshot/object-reader.ts';
 
 export interface GitObject {
   type: string;
@@ -17,24 +12,13 @@ export interface GitObject {
 }
 
 export async function readGitObject({ dir, oid, cache }: { dir: string; oid: string; cache: object }): Promise<GitObject> {
-  const loose = `${dir}/.git/objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
-  let deflated: Buffer | null = null;
+  let direct;
   try {
-    // Sync read: objects are small and fs.promises.readFile costs several thread-pool round trips.
-    deflated = fs.readFileSync(loose);
-  } catch {
-    // not loose: packed
+    direct = objectReader(`${dir}/.git`).read(oid);
+  } catch (e) {
+    throw new ProxsaveError('REPOSITORY', (e as Error).message, { cause: e, hint: 'run git fsck in the snapshot repository' });
   }
-  if (deflated) {
-    const raw = await inflate(deflated, { chunkSize: deflated.length > 65536 ? 1 << 20 : 65536 });
-    const sha = crypto.createHash('sha1').update(raw).digest('hex');
-    if (sha !== oid) throw new ProxsaveError('REPOSITORY', `git object ${oid} is corrupt (content hashes to ${sha})`, { hint: 'run git fsck in the snapshot repository' });
-    const nul = raw.indexOf(0);
-    const [type, len] = raw.toString('ascii', 0, nul).split(' ');
-    const content = raw.subarray(nul + 1);
-    if (Number(len) !== content.length) throw new ProxsaveError('REPOSITORY', `git object ${oid} has a bad length`);
-    return { type: type!, content };
-  }
+  if (direct) return direct;
   try {
     const o = await git.readObject({ fs, dir, oid, cache, format: 'content' });
     return { type: o.type, content: Buffer.from(o.object as Uint8Array) };

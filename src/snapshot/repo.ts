@@ -6,6 +6,7 @@ import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readF
 import { join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { GitMode, TreeFile } from './objects.ts';
+import { objectReader } from './object-reader.ts';
 
 export const BRANCH = 'main';
 export const HEAD_REF = `refs/heads/${BRANCH}`;
@@ -121,12 +122,52 @@ export interface CommitInfo {
 }
 
 export async function readCommitInfo({ dir, oid }: { dir: string; oid: string }): Promise<CommitInfo> {
+  const direct = objectReader(gitdirOf(dir)).read(oid);
+  if (direct?.type === 'commit') return parseCommit(oid, direct.content.toString('utf8'));
   const g = await git();
   const { commit } = await g.readCommit({ fs, dir, oid, cache: gitCache });
   return { oid, tree: commit.tree, parents: commit.parent, message: commit.message, timestamp: commit.committer.timestamp, author: `${commit.author.name} <${commit.author.email}>` };
 }
 
+function parseCommit(oid: string, text: string): CommitInfo {
+  const split = text.indexOf('\n\n');
+  const head = text.slice(0, split === -1 ? text.length : split).split('\n');
+  const field = (k: string) => head.filter((l) => l.startsWith(k + ' ')).map((l) => l.slice(k.length + 1));
+  const committer = /^(.*) (\d+) [+-]\d{4}$/.exec(field('committer')[0] ?? '');
+  const author = /^(.*) \d+ [+-]\d{4}$/.exec(field('author')[0] ?? '');
+  return { oid, tree: field('tree')[0] ?? '', parents: field('parent'), message: split === -1 ? '' : text.slice(split + 2), timestamp: Number(committer?.[2] ?? 0), author: author?.[1] ?? '' };
+}
+
+interface TreeItem {
+  path: string;
+  mode: string;
+  oid: string;
+  type: 'tree' | 'blob' | 'commit';
+}
+
+/** One tree's entries, through the object reader when it can. */
+async function readTreeItems(dir: string, oid: string): Promise<TreeItem[]> {
+  const direct = objectReader(gitdirOf(dir)).read(oid);
+  if (direct?.type === 'tree') {
+    const out: TreeItem[] = [];
+    const b = direct.content;
+    let p = 0;
+    while (p < b.length) {
+      const sp = b.indexOf(0x20, p);
+      const nul = b.indexOf(0, sp);
+      const mode = b.toString('latin1', p, sp).padStart(6, '0');
+      out.push({ mode, path: b.toString('utf8', sp + 1, nul), oid: b.toString('hex', nul + 1, nul + 21), type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
+      p = nul + 21;
+    }
+    return out;
+  }
+  const g = await git();
+  return (await g.readTree({ fs, dir, oid, cache: gitCache })).tree as TreeItem[];
+}
+
 export async function readBlob({ dir, oid }: { dir: string; oid: string }): Promise<Buffer> {
+  const direct = objectReader(gitdirOf(dir)).read(oid);
+  if (direct) return direct.content;
   const g = await git();
   const { blob } = await g.readBlob({ fs, dir, oid, cache: gitCache });
   return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
@@ -134,10 +175,9 @@ export async function readBlob({ dir, oid }: { dir: string; oid: string }): Prom
 
 /** Every file of a tree as path → {oid, mode}. */
 export async function readTreeFlat({ dir, tree }: { dir: string; tree: string }): Promise<Map<string, TreeFile>> {
-  const g = await git();
   const out = new Map<string, TreeFile>();
   const walk = async (oid: string, prefix: string) => {
-    const { tree: entries } = await g.readTree({ fs, dir, oid, cache: gitCache });
+    const entries = await readTreeItems(dir, oid);
     for (const e of entries) {
       const p = prefix + e.path;
       if (e.type === 'tree') await walk(e.oid, p + '/');
@@ -163,9 +203,8 @@ export interface TreeChange {
  * differ, so the cost follows the change, not the size of the tree.
  */
 export async function diffTrees({ dir, a, b }: { dir: string; a: string | undefined; b: string | undefined }): Promise<TreeChange[]> {
-  const g = await git();
   const out: TreeChange[] = [];
-  const read = async (oid: string | undefined) => (oid ? (await g.readTree({ fs, dir, oid, cache: gitCache })).tree : []);
+  const read = async (oid: string | undefined) => (oid ? await readTreeItems(dir, oid) : []);
   const all = async (oid: string, prefix: string, status: 'added' | 'deleted') => {
     for (const e of await read(oid)) {
       if (e.type === 'tree') await all(e.oid, `${prefix}${e.path}/`, status);
