@@ -2,20 +2,21 @@
 // non-volatile path changed, applies the difference: working tree files, one
 // packfile of new objects, the commit, the branch, the index and the stat
 // cache. With `check` it computes the same answer and writes nothing.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
 import { buildTrees, formatCommit, hashObject, type GitMode } from './objects.ts';
 import { PackWriter } from './pack-writer.ts';
-import { formatMetadata, parseMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
-import { ensureRepo, isRepo, readBlob, readCommitInfo, readHead, readTreeFlat, updateHead } from './repo.ts';
+import { formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
+import { ensureRepo, isRepo, readHead, updateHead } from './repo.ts';
 import { writeIndex } from './index-file.ts';
 import { commitMessage } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
-import { loadStateCache, saveStateCache, type CachedFile, type StateCache } from './state-cache.ts';
+import { saveStateCache, type CachedFile } from './state-cache.ts';
+import { SECRETS_PATH, loadMetadata, loadState, saveCache, saveHeadText } from './head-state.ts';
 
-export const SECRETS_PATH = '.proxsave/secrets';
+export { SECRETS_PATH } from './head-state.ts';
 
 export interface Change {
   path: string;
@@ -320,86 +321,6 @@ function sanitizeName(name: string, id: number): string {
 function metaDiffers(old: MetaEntry | undefined, e: Entry): boolean {
   if (!old) return e.type === 'd';
   return old.type !== e.type || old.mode !== e.mode || old.uid !== e.uid || old.gid !== e.gid || old.owner !== sanitizeName(e.owner, e.uid) || old.group !== sanitizeName(e.group, e.gid);
-}
-
-interface LoadedState extends StateCache {
-  secrets: Set<string>;
-  /** HEAD's .proxsave/metadata and .proxsave/secrets, when there are. */
-  metaText: Buffer | undefined;
-  secretsText: Buffer | undefined;
-  /** The cache was rebuilt from git: stat keys are unknown and must be saved. */
-  rebuilt: boolean;
-}
-
-/**
- * HEAD's metadata and secrets files are kept beside the stat cache, so a
- * no-change run never inflates git objects; a copy is trusted only when its
- * blob id is the one HEAD's tree names.
- */
-function headText(dir: string, name: string, oid: string | undefined): Buffer | undefined {
-  if (!oid) return undefined;
-  try {
-    const b = readFileSync(join(dir, '.git', 'proxsave', name));
-    return hashObject('blob', b) === oid ? b : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function saveHeadText(dir: string, name: string, content: Buffer): void {
-  const p = join(dir, '.git', 'proxsave', name);
-  writeFileSync(`${p}.tmp`, content, { mode: 0o600 });
-  renameSync(`${p}.tmp`, p);
-}
-
-/** HEAD's flattened tree: from the stat cache when it belongs to HEAD, else from git. */
-async function loadState(dir: string, head: string | undefined): Promise<LoadedState> {
-  let cache = head ? loadStateCache({ dir }) : undefined;
-  let rebuilt = !cache || cache.head !== head;
-  if (!cache || cache.head !== head) {
-    const files = new Map<string, CachedFile>();
-    if (head) {
-      const info = await readCommitInfo({ dir, oid: head });
-      for (const [path, f] of await readTreeFlat({ dir, tree: info.tree })) files.set(path, { ...f, statKey: '', task: '' });
-    }
-    cache = { head, files };
-  }
-  const secrets = new Set<string>();
-  const s = cache.files.get(SECRETS_PATH);
-  let secretsText: Buffer | undefined;
-  if (s) {
-    secretsText = headText(dir, 'secrets', s.oid);
-    if (!secretsText) {
-      secretsText = await readBlob({ dir, oid: s.oid });
-      rebuilt = true; // save the copy for next time
-    }
-    for (const l of secretsText.toString('utf8').split('\n')) if (l && !l.startsWith('#')) secrets.add(l);
-  }
-  const m = cache.files.get(METADATA_PATH);
-  let metaText = headText(dir, 'metadata', m?.oid);
-  if (m && !metaText) {
-    metaText = await readBlob({ dir, oid: m.oid });
-    rebuilt = true;
-  }
-  return { ...cache, secrets, metaText, secretsText, rebuilt };
-}
-
-function loadMetadata(state: LoadedState): Map<string, MetaEntry> {
-  return state.metaText ? parseMetadata(state.metaText.toString('utf8')) : new Map();
-}
-
-/**
- * Without a commit the cache still describes HEAD: HEAD's ids, with the
- * fresh stats of files whose content is unchanged, so the next run skips
- * reading them.
- */
-function saveCache(dir: string, head: string | undefined, base: Map<string, CachedFile>, next: Map<string, CachedFile>): void {
-  const files = new Map<string, CachedFile>();
-  for (const [path, f] of base) {
-    const n = next.get(path);
-    files.set(path, n && n.oid === f.oid && n.mode === f.mode ? n : f);
-  }
-  saveStateCache({ dir, cache: { head, files } });
 }
 
 function wrapWriteError(e: unknown, dir: string): unknown {

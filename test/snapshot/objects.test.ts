@@ -43,7 +43,7 @@ test('a pack written by PackWriter is valid for git and readable by ObjectReader
   // A flipped byte inside the pack is caught, not returned.
   const packFile = join(gitdir, 'objects/pack', readdirSync(join(gitdir, 'objects/pack')).find((n) => n.endsWith('.pack'))!);
   const bytes = readFileSync(packFile);
-  bytes[bytes.length - 200] ^= 0xff;
+  bytes[bytes.length - 200] = bytes[bytes.length - 200]! ^ 0xff;
   writeFileSync(packFile, bytes);
   const all = [...[...files.values()].map((f) => f.oid), ...trees.map((x) => x.oid), commit];
   assert.throws(() => {
