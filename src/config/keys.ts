@@ -87,6 +87,7 @@ export const KEYS = {
   // Secondary target
   SECONDARY_ENABLED: { type: bool, default: 'false', section: 'Secondary target', doc: 'Copy archives to a second directory (often an NFS/CIFS mount).' },
   SECONDARY_PATH: { type: path, default: '', section: 'Secondary target', doc: 'Secondary directory. It must exist at run time; proxsave never creates it.' },
+  SECONDARY_PROBE_TIMEOUT: { type: int(1, 600), default: '15', section: 'Secondary target', doc: 'Seconds a separate process may take to stat SECONDARY_PATH before the target is declared unresponsive (a dead NFS/CIFS mount hangs every access instead of failing).' },
   SECONDARY_REQUIRE_MOUNT: { type: bool, default: 'false', section: 'Secondary target', doc: 'Refuse SECONDARY_PATH unless it is a mount point, so a dead mount never fills the root disk.' },
 
   // Cloud target

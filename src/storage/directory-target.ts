@@ -8,6 +8,7 @@ import { errnoCode, ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { hashFile } from './hash-file.ts';
 import { isMountPoint } from './mount-point.ts';
+import { spawn } from 'node:child_process';
 import {
   MANIFEST_SUFFIX,
   SHA256_SUFFIX,
@@ -28,6 +29,12 @@ export interface DirectoryTargetOptions {
   create: boolean;
   /** Refuse the path unless it is a mount point (SECONDARY_REQUIRE_MOUNT). */
   requireMount?: boolean;
+  /**
+   * Before touching the path, a child process stats it with this timeout: a
+   * dead network mount blocks every access (uninterruptibly), and must fail
+   * the target instead of hanging the run. 0 disables the probe.
+   */
+  probeTimeoutMs?: number;
 }
 
 const TMP_RE = /^\.(.+)\.tmp-(\d+)$/;
@@ -43,8 +50,10 @@ export class DirectoryTarget implements Target {
   readonly failureCode: ErrorCode;
   readonly #create: boolean;
   readonly #requireMount: boolean;
+  readonly #probeTimeoutMs: number;
 
-  constructor({ kind, path, critical, failureCode, create, requireMount = false }: DirectoryTargetOptions) {
+  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0 }: DirectoryTargetOptions) {
+    this.#probeTimeoutMs = probeTimeoutMs;
     this.kind = kind;
     this.location = resolve(path);
     this.critical = critical;
@@ -67,6 +76,9 @@ export class DirectoryTarget implements Target {
       } catch (e) {
         throw this.#fail(`cannot create directory (${errnoCode(e) ?? String(e)})`, e);
       }
+    }
+    if (this.#probeTimeoutMs > 0 && !(await responds(this.location, this.#probeTimeoutMs))) {
+      throw this.#fail(`not responding within ${this.#probeTimeoutMs / 1000}s (a dead NFS/CIFS mount?); nothing was written to it`);
     }
     let st;
     try {
@@ -279,4 +291,33 @@ export function compareHashes(actual: { sha256: string; size: number }, expected
     return { ok: false, method: 'sha256', detail: `sha256 ${actual.sha256} != expected ${expected.sha256}` };
   }
   return { ok: true, method: 'sha256' };
+}
+
+/**
+ * Whether `stat -f PATH` answers in time, asked of a separate process: a
+ * process stuck on a dead mount cannot be killed, so it is abandoned (unref)
+ * rather than waited for. Without a stat binary the probe passes.
+ */
+function responds(path: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    let settled = false;
+    const done = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolveProbe(ok);
+    };
+    const child = spawn('stat', ['-f', '-c', '%a', '--', path], { stdio: 'ignore', detached: true });
+    const timer = setTimeout(() => {
+      child.unref();
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* stuck or gone */
+      }
+      done(false);
+    }, timeoutMs);
+    child.on('error', () => done(true)); // no stat(1): the direct checks below still run
+    child.on('exit', () => done(true)); // an answer, even an error, means the mount responds
+  });
 }

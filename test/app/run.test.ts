@@ -174,3 +174,23 @@ test('run: an unreachable cloud remote gives exit 1, or 6 with CLOUD_REQUIRED=tr
     assert.equal(await assertNoPartialArchives(h.secondary), 1);
   }
 });
+
+test('run: a secondary path that does not answer (dead NFS) fails that target quickly; local still gets the archive', async (t) => {
+  const h = hostWithTargets('SECONDARY_PROBE_TIMEOUT=1\n');
+  t.after(h.cleanup);
+  // A stat(1) that never answers stands in for the kernel blocking on a dead mount.
+  const hung = join(h.base, 'hung-bin');
+  mkdirSync(hung);
+  writeFileSync(join(hung, 'stat'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+  const { runCli } = await import('../helpers/cli.ts');
+  const started = Date.now();
+  const r = await runCli(['-c', h.config, '--json', 'run'], { env: cleanEnv({ PATH: `${hung}:${process.env.PATH}` }) });
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(Date.now() - started < 20_000, 'the run did not wait for the dead mount');
+  const o = JSON.parse(r.stdout) as RunOut;
+  const sec = o.targets.find((x) => x.target === 'secondary')!;
+  assert.equal(sec.status, 'failed');
+  assert.match(sec.error!, /not responding within 1s/);
+  assert.equal(await assertNoPartialArchives(h.local), 1);
+  assert.deepEqual(readdirSync(h.secondary), [], 'nothing written to the unresponsive target');
+});
