@@ -5,9 +5,10 @@ import { closeSync, fsyncSync, lstatSync, openSync, renameSync, writeSync, type 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
+import { comparePaths } from './read-metadata.ts';
 
 export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<string, TreeFile> }): void {
-  const paths = [...files.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const paths = [...files.keys()].sort(comparePaths);
   const chunks: Buffer[] = [];
   const header = Buffer.alloc(12);
   header.write('DIRC', 0, 'ascii');

@@ -2,6 +2,7 @@
 // without going through isomorphic-git's per-object writes, which are the
 // slow part of a first snapshot (ARCHITECTURE §10).
 import { createHash } from 'node:crypto';
+import { comparePaths } from './read-metadata.ts';
 
 export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
 
@@ -18,9 +19,7 @@ export interface TreeFile {
 
 /** Git's tree order: names compared bytewise, directories as if "name/". */
 export function compareTreeNames(a: string, aDir: boolean, b: string, bDir: boolean): number {
-  const ka = Buffer.from(aDir ? a + '/' : a);
-  const kb = Buffer.from(bDir ? b + '/' : b);
-  return Buffer.compare(ka, kb);
+  return comparePaths(aDir ? a + '/' : a, bDir ? b + '/' : b);
 }
 
 export interface BuiltTree {

@@ -55,7 +55,20 @@ export function formatMetadataLine(entry: MetaEntry): string {
 
 /** Byte order of the UTF-8 encoding, as git and `LC_ALL=C sort` order paths. */
 export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // Without encoding: UTF-8 byte order is code point order, and UTF-16 code
+  // units only disagree with it where a surrogate (a code point above U+FFFF)
+  // meets U+E000–U+FFFF. Sorting 100k paths this way allocates nothing.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy) return sx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /** The whole file: header, entries sorted by path (byte order), final newline. */
