@@ -199,13 +199,14 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
         ...(keepContent && content ? { newContent: content } : {}),
       });
       if (!contentChanged) continue;
+      // Changed content was read above: a stat-cache hit means the same id and mode.
       if (!e.volatile && !check) startCommit();
       if (committing) {
-        pack!.add('blob', content ?? readFileSync(e.source!.real), oid);
-        worktree.write(e.path, f, content ?? readFileSync(e.source!.real), !!prev);
+        pack!.add('blob', content!, oid);
+        worktree.write(e.path, f, content!, !!prev);
       await worktree.throttle();
       } else if (!check) {
-        pending.set(e.path, content ?? readFileSync(e.source!.real));
+        pending.set(e.path, content!);
       }
     }
   } catch (e) {
@@ -231,18 +232,22 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   }
 
   // 3. Metadata and secrets lists are part of every commit.
-  const meta: MetaEntry[] = [];
-  for (const [path, e] of wanted) meta.push(toMeta(e, path));
-  for (const [path, d] of dirs) meta.push(toMeta(d, path));
-  for (const path of kept) {
-    const m = headMeta.get(path);
-    if (m && !wanted.has(path)) meta.push(m);
-  }
-  if (ranTasks) for (const [path, m] of headMeta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
   // Metadata is a function of paths, types, modes and owners: without an
-  // added, deleted or metadata-only change it is HEAD's, unformatted.
+  // added, deleted or metadata-only change it is HEAD's, neither rebuilt nor
+  // formatted again.
   const structural = state.metaText === undefined || changes.some((c) => c.status !== 'modified' || c.metaOnly) || kept.size > 0;
-  const metaText = structural ? Buffer.from(formatMetadata(meta)) : state.metaText!;
+  const metaText = structural ? Buffer.from(formatMetadata(metaEntries())) : state.metaText!;
+  function metaEntries(): MetaEntry[] {
+    const meta: MetaEntry[] = [];
+    for (const [path, e] of wanted) meta.push(toMeta(e, path));
+    for (const [path, d] of dirs) meta.push(toMeta(d, path));
+    for (const path of kept) {
+      const m = headMeta.get(path);
+      if (m && !wanted.has(path)) meta.push(m);
+    }
+    if (ranTasks) for (const [path, m] of headMeta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
+    return meta;
+  }
   const secretPaths = [...wanted.values()].filter((e) => e.secret).map((e) => e.path);
   for (const path of kept) if (state.secrets.has(path)) secretPaths.push(path);
   const secretsText = Buffer.from(['# paths whose content proxsave masks in diffs and logs', ...secretPaths.sort()].join('\n') + '\n');
