@@ -4,7 +4,7 @@
 // commits, exports and uploads nothing.
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { archiveFileName } from '../archive/archive-name.ts';
+import { archiveFileName, parseArchiveName } from '../archive/archive-name.ts';
 import { resolveCompression } from '../archive/resolve-compression.ts';
 import { ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import type { Level, Reporter } from '../ports/reporter.ts';
@@ -257,7 +257,7 @@ async function holds(t: Target, name: string, commit: string): Promise<boolean> 
 function estimateArchiveSize(dir: string, bytesRead: number): number {
   try {
     const sizes = readdirSync(dir)
-      .filter((n) => /-backup-\d{8}-\d{6}\.tar(\.\w+)?$/.test(n))
+      .filter((n) => parseArchiveName(n) !== null)
       .map((n) => statSync(join(dir, n)).size);
     if (sizes.length > 0) return Math.max(...sizes);
   } catch {
