@@ -3,7 +3,7 @@
 // current catalogue) are masked unless showSecrets.
 import { ProxsaveError } from '../core/errors.ts';
 import { resolveRev } from '../snapshot/resolve-rev.ts';
-import { diffTrees, gitCache, isRepo, readBlob, readCommitInfo, readTreeFlat, type TreeChange } from '../snapshot/repo.ts';
+import { diffTrees, gitCache, isRepo, readBlob, readCommitInfo, readPath, type TreeChange } from '../snapshot/repo.ts';
 import { SECRETS_PATH } from '../snapshot/take-snapshot.ts';
 
 export interface FileDiff {
@@ -24,14 +24,8 @@ export function requireRepo(dir: string): void {
 
 export async function secretsOf(dir: string, commit: string): Promise<Set<string>> {
   const info = await readCommitInfo({ dir, oid: commit });
-  const g = (await import('isomorphic-git')).default;
-  const fs = await import('node:fs');
-  try {
-    const { blob } = await g.readBlob({ fs, dir, oid: info.tree, filepath: SECRETS_PATH, cache: gitCache });
-    return new Set(Buffer.from(blob).toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')));
-  } catch {
-    return new Set();
-  }
+  const f = await readPath({ dir, tree: info.tree, path: SECRETS_PATH });
+  return new Set((f?.content.toString('utf8') ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('#')));
 }
 
 export async function diffRevisions({ dir, from, to }: { dir: string; from: string; to: string }): Promise<FileDiff[]> {
@@ -84,9 +78,8 @@ export async function fileAt({ dir, rev, path }: { dir: string; rev: string; pat
   requireRepo(dir);
   const commit = await resolveRev({ dir, rev, cache: gitCache });
   const info = await readCommitInfo({ dir, oid: commit });
-  const files = await readTreeFlat({ dir, tree: info.tree });
   const rel = path.replace(/^\/+/, '');
-  const f = files.get(rel);
+  const f = await readPath({ dir, tree: info.tree, path: rel });
   if (!f) throw new ProxsaveError('NOT_FOUND', `${path} is not in snapshot ${commit.slice(0, 12)}`);
-  return { content: await readBlob({ dir, oid: f.oid }), secret: (await secretsOf(dir, commit)).has(rel), commit };
+  return { content: f.content, secret: (await secretsOf(dir, commit)).has(rel), commit };
 }

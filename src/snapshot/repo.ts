@@ -173,6 +173,18 @@ export async function readBlob({ dir, oid }: { dir: string; oid: string }): Prom
   return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
 }
 
+/** The blob at `path` in a tree, walking only the trees on the way; undefined when absent. */
+export async function readPath({ dir, tree, path }: { dir: string; tree: string; path: string }): Promise<{ oid: string; content: Buffer } | undefined> {
+  const parts = path.split('/').filter((p) => p !== '');
+  let oid = tree;
+  for (let i = 0; i < parts.length; i++) {
+    const item = (await readTreeItems(dir, oid)).find((e) => e.path === parts[i]);
+    if (!item || (i < parts.length - 1 ? item.type !== 'tree' : item.type !== 'blob')) return undefined;
+    oid = item.oid;
+  }
+  return parts.length === 0 ? undefined : { oid, content: await readBlob({ dir, oid }) };
+}
+
 /** Every file of a tree as path → {oid, mode}. */
 export async function readTreeFlat({ dir, tree }: { dir: string; tree: string }): Promise<Map<string, TreeFile>> {
   const out = new Map<string, TreeFile>();
