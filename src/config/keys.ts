@@ -120,6 +120,34 @@ export const KEYS = {
   KEEP_WEEKLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: ISO weeks.', aliases: ['RETENTION_WEEKLY'] },
   KEEP_MONTHLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: months.', aliases: ['RETENTION_MONTHLY'] },
   KEEP_YEARLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: years.', aliases: ['RETENTION_YEARLY'] },
+
+  // Schedule (proxsave schedule install)
+  SYSTEMD_UNIT_DIR: { type: path, default: '/etc/systemd/system', section: 'Schedule', doc: 'Where `proxsave schedule install` writes proxsave.service and proxsave.timer.' },
+  SCHEDULE_ON_CALENDAR: { type: str, default: 'hourly', section: 'Schedule', doc: 'systemd OnCalendar= of proxsave.timer (see systemd.time(7)); --on-calendar overrides it.' },
+  SCHEDULE_RANDOM_DELAY: { type: int(0, 86400), default: '600', section: 'Schedule', doc: 'RandomizedDelaySec= of proxsave.timer, so the nodes of a cluster do not all run at once.' },
+
+  // Notifications (sent after `proxsave run`; a failed notification is a warning, never a failed run)
+  NOTIFY_ON: { type: { kind: 'enum', values: ['always', 'changes,failure', 'changes', 'failure', 'never'], aliases: { 'failure,changes': 'changes,failure' } }, default: 'changes,failure', section: 'Notifications', doc: 'When to notify: always; changes (a commit was made); failure (exit code not 0); changes,failure; never.' },
+  NOTIFY_CRITICAL_PATHS: { type: list, default: '**/storage.cfg **/corosync.conf etc/network/interfaces **/user.cfg **/qemu-server/** **/lxc/**', section: 'Notifications', doc: 'Globs over snapshot paths (etc/pve/storage.cfg); a change to one is flagged in the subject as CRITICAL CHANGE.' },
+  EMAIL_ENABLED: { type: bool, default: 'false', section: 'Notifications', doc: "Send a report by email through the host's own mail system (sendmail, or Proxmox's notification system)." },
+  EMAIL_DELIVERY: { type: { kind: 'enum', values: ['sendmail', 'proxmox'] }, default: 'sendmail', section: 'Notifications', doc: "sendmail pipes the mail to sendmail -t (postfix on PVE/PBS); proxmox hands it to proxmox-mail-forward, which delivers to the targets configured under Datacenter > Notifications." },
+  EMAIL_RECIPIENT: { type: str, default: '', section: 'Notifications', doc: "Recipient(s), comma separated. Empty means root@pam's email from /etc/pve/user.cfg or /etc/proxmox-backup/user.cfg." },
+  EMAIL_FROM: { type: str, default: '', section: 'Notifications', doc: 'From: address. Empty means proxsave@<hostname>.' },
+  WEBHOOK_URL: { type: str, default: '', section: 'Notifications', doc: 'POST a report to this URL (empty: no webhook). Use your own endpoint, a Gotify or ntfy server, or a Slack/Discord incoming webhook.' },
+  WEBHOOK_FORMAT: { type: { kind: 'enum', values: ['generic', 'slack', 'discord', 'gotify', 'ntfy'] }, default: 'generic', section: 'Notifications', doc: 'Body format: generic (the JSON summary), slack, discord, gotify or ntfy.' },
+  WEBHOOK_TOKEN: { type: str, default: '', section: 'Notifications', secret: true, doc: 'Sent as "Authorization: Bearer <token>" (gotify: X-Gotify-Key). Never logged.' },
+  WEBHOOK_TIMEOUT: { type: int(1, 300), default: '10', section: 'Notifications', doc: 'Seconds one webhook attempt may take.' },
+  WEBHOOK_RETRIES: { type: int(0, 10), default: '2', section: 'Notifications', doc: 'Retries after a failed attempt (network error, 429 or 5xx), with backoff.' },
+
+  // Metrics
+  METRICS_ENABLED: { type: bool, default: 'false', section: 'Metrics', doc: 'Write Prometheus metrics for the node_exporter textfile collector after each run.' },
+  METRICS_PATH: { type: path, default: '/var/lib/prometheus/node-exporter/proxsave.prom', section: 'Metrics', doc: 'The .prom file (written atomically: temporary file, then rename). Its directory must be the collector --collector.textfile.directory.' },
+
+  // Fleet history
+  SNAPSHOT_REMOTE: { type: str, default: '', section: 'Fleet history', doc: 'Git remote that `run` pushes the snapshot history to, on branch hosts/<hostname>. HTTPS (or HTTP) URL, or SSH (git@host:repo.git, via the git CLI). THE REMOTE HOLDS SECRETS: use a private repository, TLS and a token limited to that repository.' },
+  SNAPSHOT_REMOTE_TOKEN: { type: str, default: '', section: 'Fleet history', secret: true, doc: 'HTTP(S) remote: token (sent as basic auth password with SNAPSHOT_REMOTE_USER, or as a bearer token when the user is empty). Never logged.' },
+  SNAPSHOT_REMOTE_USER: { type: str, default: '', section: 'Fleet history', doc: 'HTTP(S) remote: basic auth user name (for example the token owner; GitHub/Gitea accept any name with a token).' },
+  FLEET_CACHE_PATH: { type: path, default: '/var/lib/proxsave/fleet', section: 'Fleet history', doc: 'Private (0700) bare repository where `proxsave fleet` fetches the remote.' },
 } as const satisfies Record<string, KeyDef>;
 
 export type KeyName = keyof typeof KEYS;
