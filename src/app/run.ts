@@ -63,6 +63,11 @@ export interface RunOptions {
   dryRun?: boolean;
   /** Test seam: targets instead of the configured ones. */
   targets?: Target[];
+  /**
+   * Called once the report is final, still under the lock (notifications,
+   * metrics, fleet push). It must not throw; if it does, the error is a warning.
+   */
+  afterRun?: (report: RunReport) => Promise<void>;
 }
 
 /** A reporter that also keeps every line for the run log. */
@@ -78,7 +83,7 @@ function teeReporter(inner: Reporter, log: RunReport['log'], warnings: string[],
   };
 }
 
-export async function runJob(ctx: Context, { dryRun = false, targets: givenTargets }: RunOptions = {}): Promise<RunReport> {
+export async function runJob(ctx: Context, { dryRun = false, targets: givenTargets, afterRun }: RunOptions = {}): Promise<RunReport> {
   const started = ctx.clock.now();
   const wallStart = Date.now();
   const report: RunReport = {
@@ -227,6 +232,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
   } finally {
     report.finished_at = new Date().toISOString();
     report.duration_ms = Date.now() - wallStart;
+    if (afterRun && !dryRun) await afterRun(report).catch((e: unknown) => reporter.log('warn', `after the run: ${e instanceof Error ? e.message : String(e)}`));
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     release();

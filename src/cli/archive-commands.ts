@@ -152,7 +152,9 @@ A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
   async run(c) {
     const ctx = contextOf(c);
     const { runJob, writeRunReport } = await import('../app/run.ts');
-    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true });
+    // Notifications, metrics and the fleet push never change the exit code.
+    const afterRun = async (rep: RunReport) => (await import('../ops/after-run.ts')).afterRun({ ctx, report: rep, exitCode: runExitCode(rep), reporter: c.out.reporter });
+    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true, afterRun });
     const code = runExitCode(r);
     let paths: { json: string; log: string } | undefined;
     if (!r.dry_run) {
