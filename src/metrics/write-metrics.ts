@@ -83,7 +83,7 @@ export async function writeMetrics({ path, report, exitCode, repoDir, changedPat
     const outcome = report.targets.find((o) => o.target === t.kind);
     const retention = report.retention.find((r) => r.target === t.kind);
     const prev = state.targets[t.kind];
-    const touched = outcome?.status === 'copied' || (retention?.removed.length ?? 0) > 0;
+    const touched = report.export !== null || outcome?.status === 'copied' || (retention?.removed.length ?? 0) > 0;
     let next: TargetState = prev ?? { archives: 0, bytes: 0, last_success: null };
     if (touched || !prev) {
       try {
