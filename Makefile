@@ -1,5 +1,5 @@
 # proxsave: every target does its own set-up (scripts/setup-deps.sh).
-.PHONY: all setup build typecheck test test-slow check demo bench clean
+.PHONY: all setup build typecheck test test-slow check demo bench package clean
 
 all: build
 
@@ -29,5 +29,9 @@ demo: build
 bench: build
 	@node --import tsx bench/run.ts
 
+# Debian package build/proxsave_<version>_all.deb: one bundled file, no native module (packaging/build-deb.ts).
+package: setup
+	@node --import tsx packaging/build-deb.ts
+
 clean:
-	rm -rf dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock
+	rm -rf build dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock

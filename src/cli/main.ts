@@ -25,7 +25,7 @@ const GLOBAL_OPTIONS = {
 
 export const DEFAULT_CONFIG = '/etc/proxsave/backup.env';
 
-function mainHelp(): string {
+export function mainHelp(): string {
   const cmds = Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
     .join('\n');

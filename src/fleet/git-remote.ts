@@ -45,7 +45,7 @@ export function remoteEnv(config: Pick<Config, 'SNAPSHOT_REMOTE' | 'SNAPSHOT_REM
 
 export async function gitRun({ args, env, cwd, timeoutMs = 300_000, secrets = [] }: { args: string[]; env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; secrets?: string[] }): Promise<GitResult> {
   const { execa } = await import('execa');
-  const r = await execa('git', args, { env, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore', ...(cwd ? { cwd } : {}) });
+  const r = await execa('git', args, { env, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore', stripFinalNewline: false, ...(cwd ? { cwd } : {}) });
   if ((r as { code?: string }).code === 'ENOENT') throw new ProxsaveError('BACKUP', 'git is not installed', { hint: 'apt-get install git (needed for SNAPSHOT_REMOTE and proxsave fleet)' });
   let stderr = String(r.stderr ?? '');
   for (const s of secrets) if (s) stderr = stderr.split(s).join('********');
