@@ -84,11 +84,11 @@ function copyright(): string {
 Upstream-Name: proxsave
 
 Files: *
-Copyright: proxsave authors
+Copyright: 2026 proxsave authors
 License: MIT
 
 Files: usr/share/proxsave/proxsave.mjs
-Copyright: proxsave authors, and the authors of the bundled npm modules
+Copyright: 2026 proxsave authors, and the authors of the bundled npm modules
  ${deps.join(', ')} and their dependencies (their license notices are kept at
  the end of the file)
 License: MIT
@@ -145,6 +145,11 @@ export async function buildDeb({ outDir = join(PROJECT, 'build'), workDir = join
   write(r('usr/share/bash-completion/completions/proxsave'), renderCompletion());
   write(r('usr/share/doc/proxsave/copyright'), copyright());
   write(r('usr/share/doc/proxsave/changelog.gz'), changelog(version, date));
+  // Deliberate: the configuration holds tokens, so it is root-only; facts read dpkg's status file (read-only) for the PVE/PBS versions.
+  write(
+    r('usr/share/lintian/overrides/proxsave'),
+    'proxsave: non-standard-dir-perm 0700 != 0755 [etc/proxsave/]\nproxsave: non-standard-file-perm 0600 != 0644 [etc/proxsave/backup.env]\nproxsave: uses-dpkg-database-directly [usr/share/proxsave/proxsave.mjs]\n',
+  );
   write(r('usr/share/doc/proxsave/README.md.gz'), gzipSync(readFileSync(join(PROJECT, 'README.md')), { level: 9 }));
 
   const files = walk(workDir).filter((f) => lstatSync(f).isFile());

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
 import { createDecompressor } from './codec.ts';
+import { hasNative } from '../util/native.ts';
 import { TarParser, type ParsedEntry } from './tar-parser.ts';
 
 export interface CheckedArchive {
@@ -54,7 +55,8 @@ export async function checkArchive({
   const parser = new TarParser();
   // In-process zstd/gzip decoders are faster than piping through a process; the
   // tests check that both engines read each other's output.
-  const chosen = engine ?? (type === 'zstd' || type === 'gzip' ? 'library' : 'auto');
+  // (The packaged build has no zstd-napi: there the CLI verifies.)
+  const chosen = engine ?? (type === 'gzip' || (type === 'zstd' && hasNative('zstd-napi')) ? 'library' : 'auto');
   const { stream } = createDecompressor({ type, engine: chosen, code: 'VERIFY' });
   try {
     await pipeline(fs.createReadStream(path, { highWaterMark: 1 << 20 }), hasher, stream, counter, parser, signal ? { signal } : {});
