@@ -5,6 +5,7 @@
 // (COMMAND_CONCURRENCY 4, 8, 16; --quick: repeat 1) and prints every table.
 import fs from 'node:fs';
 import { runCommandsBench } from './commands.bench.ts';
+import { runOverheadBench } from './run-overhead.bench.ts';
 import { argFlag, argValue, ensureBuilt } from './lib.ts';
 import { runSnapshotBench } from './snapshot.bench.ts';
 
@@ -26,8 +27,10 @@ try {
   process.stdout.write(snap + '\n');
   const cmd = await runCommandsBench(['--no-build', '--repeat', quick ? '1' : '3']);
   process.stdout.write(cmd);
+  const over = await runOverheadBench(['--no-build', '--repeat', quick ? '3' : '7']);
+  process.stdout.write(over);
   const out = argValue(argv, '--out', '');
-  if (out) fs.writeFileSync(out, `${snap}\n${cmd}`);
+  if (out) fs.writeFileSync(out, `${snap}\n${cmd}\n${over}`);
 } catch (e) {
   process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : e}\n`);
   process.exit(1);

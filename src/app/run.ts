@@ -9,13 +9,12 @@ import { resolveCompression } from '../archive/resolve-compression.ts';
 import { ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import type { Level, Reporter } from '../ports/reporter.ts';
 import { readCommitInfo, readHead } from '../snapshot/repo.ts';
-import { checkSpace } from '../storage/check-space.ts';
-import { pushToTargets, type PushResult } from '../storage/push.ts';
+import type { PushResult } from '../storage/push.ts';
 import { createTargets } from '../storage/targets.ts';
 import type { Target } from '../storage/target.ts';
 import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
-import { exportSnapshot, type ExportResult } from './export.ts';
+import type { ExportResult } from './export.ts';
 import { acquireLock } from './lock.ts';
 import { prune, type PruneReport } from './prune.ts';
 import { snapshot, type SnapshotReport } from './snapshot.ts';
@@ -164,7 +163,8 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
     } else if (dryRun) {
       skip('export', `dry run: would export ${name} and push it to ${missing.map((t) => t.kind).join(', ')}`);
     } else {
-      // 3. Space, export, push.
+      // 3. Space, export, push. Loaded only here: an unchanged run never needs them.
+      const [{ checkSpace }, { exportSnapshot }, { pushToTargets }] = await Promise.all([import('../storage/check-space.ts'), import('./export.ts'), import('../storage/push.ts')]);
       const estimate = estimateArchiveSize(ctx.config.BACKUP_PATH, snap.bytesRead);
       // Only the local target can stop the run here: a required cloud that is
       // down still lets local and secondary get their copy, then exits 6.
