@@ -183,3 +183,18 @@ test('NOTIFY_ON, critical path globs, recipients from PVE and PBS user.cfg, scru
   assert.equal(pbsUserEmail('user: john@pbs\n\temail john@example.com\n\nuser: root@pam\n\tcomment Superuser\n\temail test@example.local\n'), 'test@example.local');
   assert.equal(scrub('push to https://bot:tok3n-XYZ@git.example.com/fleet.git failed (tok3n-XYZ)', ['tok3n-XYZ']), 'push to https://***@git.example.com/fleet.git failed (********)');
 });
+
+test('EMAIL_DELIVERY=proxmox hands the mail to proxmox-mail-forward; a bad NOTIFY_ON is a config error before anything runs', async (t) => {
+  const h = miniHost({ extraConfig: 'EMAIL_ENABLED=true\nEMAIL_DELIVERY=proxmox\nNOTIFY_ON=always\n' });
+  t.after(h.cleanup);
+  h.stub('proxmox-mail-forward', `cat > ${h.base}/forwarded.txt`);
+  const r = await h.run('run');
+  assert.equal(r.code, 0, r.stderr);
+  const mail = readFileSync(join(h.base, 'forwarded.txt'), 'utf8');
+  assert.match(mail, /^Subject: \[proxsave\] node1: OK \(exit 0\)/m);
+  assert.match(mail, /^To: $/m, 'no recipient of our own: Proxmox routes it to its configured targets');
+  appendFileSync(h.config, 'NOTIFY_ON=sometimes\n');
+  const bad = await h.run('run');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /backup\.env:\d+: NOTIFY_ON: "sometimes" is not a valid value \(allowed: always, changes,failure, changes, failure, never/);
+});
