@@ -34,6 +34,7 @@ const scheduleCmd: Command = {
   --no-enable        write the units only
   remove             systemctl disable --now proxsave.timer, delete both units
   status             installed?, enabled?, next and last trigger, last run's exit code
+                     (exits 1 when the units are not installed)
   --cron             print an /etc/cron.d line instead (hosts without systemd)
 The service is hardened (ProtectSystem=strict, PrivateTmp, Nice=10, idle I/O):
 it may only write SNAPSHOT_PATH, BACKUP_PATH, LOG_PATH, LOCK_PATH and the

@@ -18,17 +18,12 @@ export interface AfterRunOptions {
 
 async function changedPathsOf(dir: string, commit: string | null | undefined): Promise<string[]> {
   if (!commit) return [];
-  const { diffRevisions } = await import('../app/history.ts');
-  const { readCommitInfo } = await import('../snapshot/repo.ts');
-  const parent = (await readCommitInfo({ dir, oid: commit })).parents[0];
-  const files = await diffRevisions({ dir, from: parent ?? commit, to: commit });
+  const { readCommitInfo, readTreeFlat } = await import('../snapshot/repo.ts');
+  const info = await readCommitInfo({ dir, oid: commit });
+  const parent = info.parents[0];
   // A first commit has no parent: everything in it is new.
-  if (!parent) {
-    const { readTreeFlat } = await import('../snapshot/repo.ts');
-    const tree = await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: commit })).tree });
-    return [...tree.keys()].filter((p) => !p.startsWith('.proxsave/')).sort();
-  }
-  return files.map((f) => f.path).filter((p) => !p.startsWith('.proxsave/'));
+  const paths = parent ? (await (await import('../app/history.ts')).diffRevisions({ dir, from: parent, to: commit })).map((f) => f.path) : [...(await readTreeFlat({ dir, tree: info.tree })).keys()].sort();
+  return paths.filter((p) => !p.startsWith('.proxsave/'));
 }
 
 export async function afterRun({ ctx, report, exitCode, reporter, env = process.env, backoffMs }: AfterRunOptions): Promise<void> {
