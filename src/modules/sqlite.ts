@@ -58,9 +58,10 @@ export async function planSqlite({ task, root, accounts, defaultTimeout }: PlanS
   }
   if (!st.isFile()) return fail(`${hostPath}: not a regular file`);
 
-  // The sqlite3 CLI when installed (the packaged build depends on it), else better-sqlite3.
-  const sqlite3 = findSqlite3();
-  const Database = sqlite3 ? undefined : await loadBetterSqlite3();
+  // better-sqlite3 when it loads (twice the copies per second of the CLI under a busy
+  // writer), else the sqlite3 CLI: the packaged build ships no native module.
+  const Database = await loadBetterSqlite3();
+  const sqlite3 = Database ? undefined : findSqlite3();
   if (!sqlite3 && !Database) return fail(`${hostPath}: neither the sqlite3 program nor the better-sqlite3 module is available (apt-get install sqlite3)`);
   const tmp = mkdtempSync(join(tmpdir(), 'proxsave-sqlite-'));
   const copy = join(tmp, 'copy.db');
