@@ -40,6 +40,7 @@ export interface ListOptions {
   target?: TargetKind;
   reporter?: Reporter;
   targets?: Target[];
+  env?: NodeJS.ProcessEnv;
 }
 
 function toListed(e: InventoryEntry): ListedArchive {
@@ -55,8 +56,8 @@ function toListed(e: InventoryEntry): ListedArchive {
   };
 }
 
-export async function listArchives({ config, hostname, target, reporter = silentReporter, targets }: ListOptions): Promise<ListReport> {
-  const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
+export async function listArchives({ config, hostname, target, reporter = silentReporter, targets, env }: ListOptions): Promise<ListReport> {
+  const chosen = selectTargets(targets ?? createTargets(config, { reporter, ...(env ? { env } : {}) }), target);
   const report: ListReport = { targets: [] };
   for (const t of chosen) {
     try {

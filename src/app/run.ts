@@ -146,7 +146,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
 
     let requiredFailure: ProxsaveError | undefined;
     // 2. Is the newest commit already on every target?
-    const targets = givenTargets ?? createTargets(ctx.config, { reporter });
+    const targets = givenTargets ?? createTargets(ctx.config, { reporter, env: ctx.env });
     const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head });
     const comp = resolveCompression({ type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' });
     const hostname = /^Proxsave-Host: (.*)$/m.exec(info.message)?.[1] ?? ctx.facts.hostname;

@@ -77,7 +77,7 @@ const listCmd: Command = {
     const ctx = contextOf(c);
     const target = targetOption(c.values.target);
     const { listArchives } = await import('../app/list.ts');
-    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter });
+    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter, env: ctx.env });
     if (c.out.json) c.out.emit(r);
     else
       for (const t of r.targets) {
@@ -104,7 +104,7 @@ const pruneCmd: Command = {
     const lock = dryRun ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
     let r;
     try {
-      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, env: ctx.env, ...(target ? { target } : {}) });
     } finally {
       lock?.release();
     }
