@@ -8,6 +8,7 @@ import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from './objects.ts';
 import { writeIndex } from './index-file.ts';
 import { readBlob, readCommitInfo, readHead, readTreeFlat } from './repo.ts';
+import { decodeName, fsPath } from '../util/name-bytes.ts';
 
 export const JOURNAL = join('.git', 'proxsave', 'journal');
 
@@ -19,7 +20,7 @@ export function ensureDir(dir: string, rel: string): void {
   const key = `${dir}\0${rel}`;
   if (madeDirs.has(key)) return;
   ensureDir(dir, dirname(rel));
-  const full = join(dir, rel);
+  const full = fsPath(join(dir, rel));
   try {
     const st = lstatSync(full);
     if (!st.isDirectory()) {
@@ -35,10 +36,10 @@ export function ensureDir(dir: string, rel: string): void {
 
 export function writeWorkTree(dir: string, path: string, f: TreeFile, content: Buffer, existed: boolean): void {
   ensureDir(dir, dirname(path));
-  const full = join(dir, path);
+  const full = fsPath(join(dir, path));
   if (existed || f.mode === '120000') rmSync(full, { force: true, recursive: true });
   if (f.mode === '120000') {
-    symlinkSync(content.toString('utf8'), full);
+    symlinkSync(content, full); // the target's exact bytes
     return;
   }
   let fd: number;
@@ -74,7 +75,7 @@ export class WorkTreeWriter {
       return;
     }
     ensureDir(this.dir, dirname(path));
-    const full = join(this.dir, path);
+    const full = fsPath(join(this.dir, path));
     const mode = f.mode === '100755' ? 0o755 : 0o644;
     this.queue.push(async () => {
       let fh;
@@ -126,13 +127,14 @@ export class WorkTreeWriter {
 export function removeWorkTree(dir: string, path: string): void {
   try {
     // A path that became a directory (file → dir drift) was replaced already.
-    if (!lstatSync(join(dir, path)).isDirectory()) unlinkSync(join(dir, path));
+    const full = fsPath(join(dir, path));
+    if (!lstatSync(full).isDirectory()) unlinkSync(full);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ENOTDIR') throw e;
   }
   for (let d = dirname(path); d !== '.'; d = dirname(d)) {
     try {
-      rmdirSync(join(dir, d));
+      rmdirSync(fsPath(join(dir, d)));
       madeDirs.delete(`${dir}\0${d}`);
     } catch {
       break; // not empty
@@ -170,8 +172,9 @@ export async function recoverFromJournal(dir: string): Promise<void> {
   const files = head ? await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
   const present = new Set<string>();
   const walk = (rel: string) => {
-    for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
+    for (const d of readdirSync(fsPath(join(dir, rel)), { withFileTypes: true, encoding: 'buffer' })) {
+      const name = decodeName(d.name);
+      const p = rel ? `${rel}/${name}` : name;
       if (p === '.git') continue;
       if (d.isDirectory()) walk(p);
       else present.add(p);
@@ -183,9 +186,10 @@ export async function recoverFromJournal(dir: string): Promise<void> {
     const content = await readBlob({ dir, oid: f.oid });
     let same = false;
     try {
-      const st = lstatSync(join(dir, p));
+      const full = fsPath(join(dir, p));
+      const st = lstatSync(full);
       if (f.mode === '120000') same = st.isSymbolicLink();
-      else same = st.isFile() && st.size === content.length && hashObject('blob', readFileSync(join(dir, p))) === f.oid;
+      else same = st.isFile() && st.size === content.length && hashObject('blob', readFileSync(full)) === f.oid;
     } catch {
       same = false;
     }
