@@ -63,7 +63,9 @@ function renderTasks(out: Output, r: SnapshotReport): void {
     out.out(line);
   }
   const { ok, changed, skipped, failed } = r.recap;
-  if (!out.quiet) out.out(`${p.bold('recap:')} ok=${ok} changed=${changed} skipped=${skipped} failed=${failed}`);
+  // Warnings (skipped or refused entries) count in the recap, never in the exit code.
+  const warned = r.warnings.length > 0 ? ` warnings=${r.warnings.length}` : '';
+  if (!out.quiet) out.out(`${p.bold('recap:')} ok=${ok} changed=${changed} skipped=${skipped} failed=${failed}${warned}`);
 }
 
 async function renderChanges(out: Output, dir: string, changes: FileDiff[], { showSecrets, metaOnly = new Set<string>() }: { showSecrets: boolean; metaOnly?: Set<string> }): Promise<void> {
@@ -132,7 +134,7 @@ const snapshotCmd: Command = {
     }
     for (const w of r.warnings) c.out.reporter.log('warn', w);
     if (c.out.json) {
-      c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures });
+      c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures, warnings: r.warnings });
     } else {
       renderTasks(c.out, r);
       if (c.values.diff) {
