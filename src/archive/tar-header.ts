@@ -5,7 +5,7 @@
 // written as its raw bytes under `hdrcharset=BINARY`, which GNU tar and
 // bsdtar both extract byte for byte.
 import { ProxsaveError } from '../core/errors.ts';
-import { encodeName, hasRawBytes } from '../util/name-bytes.ts';
+import { encodeName, hasRawBytes, nameLength } from '../util/name-bytes.ts';
 
 export const BLOCK = 512;
 
@@ -44,7 +44,7 @@ function asciiFallback(s: string, max: number): string {
 }
 
 function writeString(buf: Buffer, offset: number, size: number, value: string): void {
-  buf.write(value, offset, size, 'utf8');
+  encodeName(value).copy(buf, offset, 0, size);
 }
 
 function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
@@ -105,9 +105,12 @@ export function tarHeader(entry: TarEntry): Buffer {
   const linkname = entry.linkname ?? '';
   if (!Number.isSafeInteger(size) || size < 0) throw new ProxsaveError('ARCHIVE', `bad size ${size} for ${name}`);
   const pax: Buffer[] = [];
-  // Raw (non-UTF-8) bytes in any text value: say so before the values.
-  if ([name, linkname, uname, gname].some(hasRawBytes)) pax.push(paxRecord('hdrcharset', 'BINARY'));
-  const fits = (s: string, max: number): boolean => isPlainAscii(s) && s.length <= max;
+  // ASCII, or a name that is not UTF-8 at all (its raw bytes, as GNU tar
+  // writes them), goes in the ustar field when short enough. UTF-8 names go
+  // to pax, where readers know to decode them.
+  const fits = (s: string, max: number): boolean => (isPlainAscii(s) && s.length <= max) || (hasRawBytes(s) && !s.includes('\0') && nameLength(s) <= max);
+  // Raw (non-UTF-8) bytes in a pax value: say so before the values.
+  if (([[name, 100], [linkname, 100], [uname, 32], [gname, 32]] as const).some(([v, max]) => hasRawBytes(v) && !fits(v, max))) pax.push(paxRecord('hdrcharset', 'BINARY'));
   // Keys in a fixed order keep the bytes stable.
   if (!fits(name, 100)) pax.push(paxRecord('path', name));
   if (!fits(linkname, 100)) pax.push(paxRecord('linkpath', linkname));

@@ -13,7 +13,7 @@ import type { LoadedTask } from '../tasks/load-tasks.ts';
 import { parseSize } from '../util/size.ts';
 import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
-import { decodeName, displayName, fsPath } from '../util/name-bytes.ts';
+import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
 import { refusedName } from '../snapshot/git-names.ts';
 import { newPlan, type Entry, type TaskPlan } from './types.ts';
 
@@ -30,7 +30,7 @@ export interface PlanFilesOptions {
 
 // Names are bytes (util/name-bytes): every fs call gets fsPath(), every
 // name read from the host goes through decodeName().
-const lstat = (real: string): Stats => lstatSync(fsPath(real));
+const lstat = (real: string): Stats => onPath(real, (p) => lstatSync(p));
 
 const kindOf = (st: Stats): string =>
   st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'special file';
@@ -77,7 +77,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
           ? 'the snapshot keeps its own metadata under .proxsave/'
           : refusedName(name, kind, () => {
               try {
-                return st.isFile() && st.size <= limit ? readFileSync(fsPath(root.real(hostPath))) : undefined;
+                return st.isFile() && st.size <= limit ? onPath(root.real(hostPath), (p) => readFileSync(p)) : undefined;
               } catch {
                 return undefined;
               }
@@ -99,7 +99,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
       }
       let names: string[];
       try {
-        names = readdirSync(fsPath(root.real(hostPath)), { encoding: 'buffer' }).map(decodeName).sort();
+        names = onPath(root.real(hostPath), (p) => readdirSync(p, { encoding: 'buffer' })).map(decodeName).sort();
       } catch (e) {
         plan.errors.push(`${show(hostPath)}: cannot list directory (${errnoCode(e) ?? (e as Error).message})`);
         plan.keep.push(hostPath.slice(1) + '/');
@@ -133,7 +133,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     } else if (st.isSymbolicLink()) {
       let target: string;
       try {
-        target = decodeName(readlinkSync(fsPath(root.real(hostPath)), { encoding: 'buffer' }));
+        target = decodeName(onPath(root.real(hostPath), (p) => readlinkSync(p, { encoding: 'buffer' })));
       } catch (e) {
         plan.errors.push(`${show(hostPath)}: cannot read link (${errnoCode(e) ?? (e as Error).message})`);
         plan.keep.push(hostPath.slice(1));

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
 import { comparePaths } from './read-metadata.ts';
-import { encodeName, fsPath } from '../util/name-bytes.ts';
+import { encodeName, onPath } from '../util/name-bytes.ts';
 
 export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<string, TreeFile> }): void {
   const paths = [...files.keys()].sort(comparePaths);
@@ -20,7 +20,7 @@ export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<str
     const f = files.get(path)!;
     let st: BigIntStats | undefined;
     try {
-      st = lstatSync(fsPath(join(dir, path)), { bigint: true });
+      st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
     } catch {
       st = undefined; // missing in the working tree: zero stat makes git re-check it
     }

@@ -15,7 +15,7 @@ import { commitMessage } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
 import { saveStateCache, type CachedFile } from './state-cache.ts';
 import { SECRETS_PATH, formatSecrets, loadMetadata, loadState, saveCache, saveHeadText } from './head-state.ts';
-import { displayName, encodeName, fsPath } from '../util/name-bytes.ts';
+import { displayName, encodeName, onPath } from '../util/name-bytes.ts';
 
 export { SECRETS_PATH } from './head-state.ts';
 
@@ -164,7 +164,7 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
         if (prev && prev.statKey === key && prev.mode === mode) oid = prev.oid;
         else {
           try {
-            content = readFileSync(fsPath(e.source!.real));
+            content = onPath(e.source!.real, (p) => readFileSync(p));
           } catch (err) {
             const plan = planOf.get(e.task);
             const msg = `${displayName('/' + e.path)}: cannot read (${errnoCode(err) ?? (err as Error).message})`;

@@ -12,6 +12,8 @@
 // A valid UTF-8 name is the same string as before; `caf\xe9` is "caf\udce9".
 // encodeName(decodeName(b)) equals b for every byte string b.
 
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isAscii(b: Uint8Array): boolean {
@@ -127,4 +129,43 @@ export function displayName(s: string): string {
     else out += s[i]!;
   }
   return out;
+}
+
+// Paths longer than PATH_MAX (4096 bytes with the NUL) cannot be given to a
+// system call whole. They are reached through /proc/self/fd: the directory
+// part is opened piece by piece (each piece well under the limit, relative
+// to the previous directory's fd), and the call gets
+// /proc/self/fd/<fd>/<last piece>. Only synchronous calls use this.
+const LONG = 3800;
+
+export function onPath<T>(path: string | Buffer, fn: (p: string | Buffer) => T): T {
+  const bytes = typeof path === 'string' ? (path.length * 3 < LONG ? undefined : encodeName(path)) : path;
+  if (bytes === undefined || bytes.length < LONG) return fn(typeof path === 'string' ? fsPath(path) : path);
+  const fds: number[] = [];
+  try {
+    let base = Buffer.alloc(0);
+    let rest = bytes;
+    while (base.length + rest.length >= LONG) {
+      // Cut at the last '/' that keeps this piece short enough.
+      const room = LONG - base.length;
+      const cut = rest.lastIndexOf(0x2f, room);
+      if (cut <= 0) {
+        const e = new Error(`path component too long: ${displayName(decodeName(bytes.subarray(0, 80)))}…`) as NodeJS.ErrnoException;
+        e.code = 'ENAMETOOLONG';
+        throw e;
+      }
+      const fd = openSync(Buffer.concat([base, rest.subarray(0, cut)]), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      fds.push(fd);
+      base = Buffer.from(`/proc/self/fd/${fd}/`);
+      rest = rest.subarray(cut + 1);
+    }
+    return fn(Buffer.concat([base, rest]));
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+/** True when `path` needs onPath (so asynchronous calls must not be used on it). */
+export function isLongPath(path: string): boolean {
+  return path.length * 3 >= LONG && nameLength(path) >= LONG;
 }

@@ -3,6 +3,7 @@
 // Paths are Buffers here: nothing in the helpers goes through text.
 import { createHash } from 'node:crypto';
 import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { onPath } from '../../src/util/name-bytes.ts';
 
 export const b = (s: string | Buffer): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s);
 export const join = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [b(p)] : [Buffer.from('/'), b(p)])));
@@ -22,13 +23,19 @@ export function walk(base: Buffer): Map<string, Node> {
   const out = new Map<string, Node>();
   const rec = (rel: Buffer) => {
     const full = rel.length ? join(base, rel) : base;
-    for (const name of readdirSync(full, { encoding: 'buffer' }).sort(Buffer.compare)) {
+    // onPath: some test paths are longer than PATH_MAX.
+    for (const name of onPath(full, (q) => readdirSync(q, { encoding: 'buffer' })).sort(Buffer.compare)) {
       const r = rel.length ? join(rel, name) : name;
       const p = join(base, r);
-      const st = lstatSync(p);
+      const st = onPath(p, (q) => lstatSync(q));
       const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : undefined;
       if (!type) throw new Error(`unexpected entry ${r.toString('latin1')}`);
-      const data = type === 'f' ? createHash('sha256').update(readFileSync(p)).digest('hex') : type === 'l' ? readlinkSync(p, { encoding: 'buffer' }).toString('hex') : '';
+      const data =
+        type === 'f'
+          ? createHash('sha256').update(onPath(p, (q) => readFileSync(q))).digest('hex')
+          : type === 'l'
+            ? onPath(p, (q) => readlinkSync(q, { encoding: 'buffer' })).toString('hex')
+            : '';
       out.set(r.toString('latin1'), { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, data, ino: st.ino });
       if (type === 'd') rec(r);
     }
@@ -78,6 +85,15 @@ export function buildNameTree(dir: Buffer): void {
   writeFileSync(join(dir, ' lead and trail '), 'spaces\n');
   writeFileSync(join(dir, 'x'.repeat(255)), 'longest name\n');
   writeFileSync(join(dir, Buffer.alloc(255, 0xe9)), 'longest raw name\n');
+  // A path over 4 KiB (PATH_MAX): 18 directories of 230 bytes, some not UTF-8.
+  let deep = join(dir, 'deep');
+  mkdirSync(deep);
+  for (let i = 0; i < 18; i++) {
+    deep = join(deep, i % 3 === 0 ? Buffer.concat([Buffer.from(`${i}-`), Buffer.alloc(226, 0xe9)]) : `${i}-${'d'.repeat(226)}`);
+    onPath(deep, (q) => mkdirSync(q));
+  }
+  onPath(join(deep, 'z'.repeat(255)), (q) => writeFileSync(q, 'over 4 KiB down\n'));
+  onPath(join(deep, 'link'), (q) => symlinkSync(Buffer.alloc(3000, 0x61), q));
   // Names isomorphic-git refused and git accepts.
   for (const n of ['git~2', 'a\\b', '.gitx', 'x.git', '.g\u200bit', 'GIT~3', '.git..x']) writeFileSync(join(dir, n), `${n}\n`);
 

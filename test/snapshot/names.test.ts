@@ -33,7 +33,8 @@ function lsTree(repo: string): Map<string, string> {
 
 test('names are bytes: every byte, modes, owners, symlinks and hard links round-trip through git, GNU tar, bsdtar and verify', async (t) => {
   const h = miniHost({ tasks: TASKS, extraConfig: 'COMPRESSION_TYPE=zstd\n' });
-  t.after(h.cleanup);
+  // GNU rm removes paths over PATH_MAX; node's rmSync does not.
+  t.after(() => execFileSync('rm', ['-rf', h.base]));
   const root = b(h.root);
   buildNameTree(join(root, 'etc/names'));
   buildSystemdUnit(join(root, 'etc/systemd/system'));
@@ -105,12 +106,19 @@ test('names are bytes: every byte, modes, owners, symlinks and hard links round-
   };
   const gnu = pjoin(h.base, 'x-gnu');
   mkdirSync(gnu);
-  execFileSync('tar', ['--zstd', '--same-owner', '--numeric-owner', '-xpf', archive, '-C', gnu]);
+  // Neither GNU tar 1.34 ("Cannot mkdir: File name too long") nor bsdtar
+  // 3.6 (owners and times below PATH_MAX fail) restores paths over 4 KiB:
+  // those are checked in git above and with proxsave's own reader below.
+  const full = new Map(expected);
+  for (const k of [...expected.keys()]) if (k === 'names/deep' || k.startsWith('names/deep/')) expected.delete(k);
+  execFileSync('tar', ['--zstd', '--same-owner', '--numeric-owner', '--exclude=./etc/names/deep', '-xpf', archive, '-C', gnu]);
   check(gnu, 'GNU tar');
   const bsd = pjoin(h.base, 'x-bsd');
   mkdirSync(bsd);
-  execFileSync('bsdtar', ['--numeric-owner', '-xpf', archive, '-C', bsd]);
+  execFileSync('bsdtar', ['--numeric-owner', '--exclude', './etc/names/deep', '-xpf', archive, '-C', bsd]);
   check(bsd, 'bsdtar');
+  for (const [k, v] of full) expected.set(k, v);
+  assert.ok([...expected.keys()].some((k) => k.startsWith('names/deep/') && Buffer.byteLength(k, 'latin1') > 4096));
 
   // proxsave's own reader (verify): the same names, kinds, modes, owners and links.
   const checked = await checkArchive({ path: archive, type: 'zstd' });
