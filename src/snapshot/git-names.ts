@@ -5,7 +5,8 @@
 // included.
 //
 //  - hasDotgit: `.git` in any case, with HFS+-ignored code points anywhere
-//    (U+200C–U+200F, U+202A–U+202E, U+206A–U+206F, U+FEFF), or its NTFS
+//    (U+200C–U+200F, U+202A–U+202E, U+206A–U+206F, U+FEFF) or followed by
+//    bytes that are not UTF-8 (`.git\xe9`), or its NTFS
 //    spellings `.git` / `git~1` followed only by dots and spaces, up to the
 //    end, a `\` or a `:` (`.git.`, `.git `, `git~1.`, `.git:stream`, `.git\x`).
 //  - .gitmodules (same HFS+/NTFS spellings, `gitmod~1`…`~4`, `gi7eba~N`) as a
@@ -21,8 +22,16 @@ const lower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase())
 
 const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
 
+// Where git's UTF-8 reader gives up: a raw byte (util/name-bytes) or
+// U+FFFE/U+FFFF, which git also counts as malformed.
+const MALFORMED = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[\ufffe\uffff]/;
+
+/** git's is_hfs_dot_generic: malformed UTF-8 reads as the end of the name. */
 function isHfsDot(name: string, needle: string): boolean {
-  return lower(name.replace(HFS_IGNORED, '')) === `.${needle}`;
+  let s = name.replace(HFS_IGNORED, '');
+  const bad = s.search(MALFORMED);
+  if (bad >= 0) s = s.slice(0, bad);
+  return lower(s) === `.${needle}`;
 }
 
 function onlySpacesAndPeriods(rest: string, backslash: boolean): boolean {

@@ -63,7 +63,10 @@ export function quotePath(path: string): string {
     const text = decodeName(b.subarray(i, j));
     for (let k = 0; k < text.length; k++) {
       const u = text.charCodeAt(k);
-      if (u >= 0xdc80 && u <= 0xdcff) out += `\\${(u & 0xff).toString(8).padStart(3, '0')}`;
+      if (u >= 0xd800 && u <= 0xdbff && k + 1 < text.length && (text.charCodeAt(k + 1) & 0xfc00) === 0xdc00) {
+        out += text[k]! + text[k + 1]!; // a real pair (a character above U+FFFF)
+        k++;
+      } else if (u >= 0xdc80 && u <= 0xdcff) out += `\\${(u & 0xff).toString(8).padStart(3, '0')}`;
       else out += text[k]!;
     }
     i = j;
