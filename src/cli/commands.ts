@@ -17,6 +17,7 @@ const history = () => import('../app/history.ts');
 import { EXIT, exitCodeForSnapshot } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { ARCHIVE_COMMANDS } from './archive-commands.ts';
+import { displayName } from '../util/name-bytes.ts';
 
 export interface CommandEnv {
   name: string;
@@ -71,7 +72,7 @@ function renderTasks(out: Output, r: SnapshotReport): void {
 async function renderChanges(out: Output, dir: string, changes: FileDiff[], { showSecrets, metaOnly = new Set<string>() }: { showSecrets: boolean; metaOnly?: Set<string> }): Promise<void> {
   for (const ch of changes) {
     if (metaOnly.has(ch.path)) {
-      out.out(`diff --proxsave a/${ch.path} b/${ch.path}\n(mode or owner changed; see .proxsave/metadata)`);
+      out.out(`diff --proxsave a/${displayName(ch.path)} b/${displayName(ch.path)}\n(mode or owner changed; see .proxsave/metadata)`);
       continue;
     }
     const { contentOf } = await history();
@@ -182,7 +183,7 @@ const diffCmd: Command = {
       files = await (await history()).diffRevisions({ dir, from: c.args[0]!, to: c.args[1] ?? 'HEAD' });
     }
     if (c.out.json) c.out.emit({ files: files.map((f) => ({ path: f.path, status: f.status })) });
-    else if (c.values['name-only']) for (const f of files) c.out.out(f.path);
+    else if (c.values['name-only']) for (const f of files) c.out.out(displayName(f.path));
     else if (c.values.stat) {
       const { contentOf } = await history();
       let add = 0;
@@ -192,7 +193,7 @@ const diffCmd: Command = {
         const n = await countLines(await contentOf(dir, f.oldOid), f.newContent ?? (await contentOf(dir, f.newOid)));
         add += n.added;
         del += n.removed;
-        c.out.out(` ${f.path} | ${secret ? 'secret' : n.binary ? 'binary' : `${n.added + n.removed} ${c.out.paint.green('+'.repeat(Math.min(n.added, 30)))}${c.out.paint.red('-'.repeat(Math.min(n.removed, 30)))}`}`);
+        c.out.out(` ${displayName(f.path)} | ${secret ? 'secret' : n.binary ? 'binary' : `${n.added + n.removed} ${c.out.paint.green('+'.repeat(Math.min(n.added, 30)))}${c.out.paint.red('-'.repeat(Math.min(n.removed, 30)))}`}`);
       }
       c.out.out(` ${files.length} file(s) changed, ${add} insertion(s)(+), ${del} deletion(s)(-)`);
     } else await renderChanges(c.out, dir, files, { showSecrets: c.values['show-secrets'] === true, metaOnly });

@@ -89,8 +89,11 @@ test('names are bytes: every byte, modes, owners, symlinks and hard links round-
   // The scheduled job on such a host exits 0 and writes a verified archive.
   const run = await h.run('--json', 'run');
   assert.equal(run.code, 0, run.stderr + run.stdout);
-  const second = await h.run('--json', 'run');
-  assert.equal(second.code, 0, second.stderr);
+  const again = await h.run('--json', 'snapshot');
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { commit: string | null }).commit, null, 'an unchanged host with such names commits nothing');
+  execFileSync('git', ['-c', 'safe.directory=*', '-C', h.repo, 'log', '-p'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  assert.doesNotMatch(git(h.repo, 'log', '-1', '--format=%B'), /^Proxsave-Host: (?!node1$)/m);
   const backups = pjoin(h.base, 'backups');
   const archive = pjoin(backups, readdirSync(backups).find((n) => n.endsWith('.tar.zst'))!);
   const expected = walk(join(root, 'etc'));
