@@ -15,7 +15,7 @@ import { decodeName, encodeName } from '../../src/util/name-bytes.ts';
 const TASKS = `group: system
 tasks:
   - name: names
-    files: [/etc/names, /etc/systemd, /etc/refused]
+    files: [/etc/names, /etc/systemd, /etc/refused, /.proxsave]
 `;
 
 function lsTree(repo: string): Map<string, string> {
@@ -46,6 +46,8 @@ test('names are bytes: every byte, modes, owners, symlinks and hard links round-
   writeFileSync(join(refused, 'repo/kept'), 'kept\n');
   symlinkSync('elsewhere', join(refused, '.gitmodules'));
   mkdirSync(join(refused, '.gitattributes'));
+  mkdirSync(join(root, '.proxsave'));
+  writeFileSync(join(root, '.proxsave/metadata'), 'a host file where the snapshot keeps its own\n');
 
   const r = await h.run('--json', 'snapshot');
   assert.equal(r.code, 0, r.stderr);
@@ -56,7 +58,10 @@ test('names are bytes: every byte, modes, owners, symlinks and hard links round-
   assert.ok(j.warnings.some((w) => w.includes('/etc/refused/repo/.git: skipped') && w.includes('nothing below it')));
   assert.ok(j.warnings.some((w) => w.includes('/etc/refused/.gitmodules: skipped') && w.includes('symbolic link')));
   assert.ok(j.warnings.some((w) => w.includes('/etc/refused/.gitattributes: skipped')));
-  assert.equal(j.warnings.length, REFUSED.length + 3, j.warnings.join('\n'));
+  assert.ok(j.warnings.some((w) => w.includes('/.proxsave: skipped, the snapshot keeps its own metadata')));
+  assert.equal(j.warnings.length, REFUSED.length + 4, j.warnings.join('\n'));
+  const human = await h.run('snapshot', '--check');
+  assert.match(human.stdout, /recap: ok=1 changed=0 skipped=0 failed=0 warnings=13/);
   fsck(h.repo);
   assert.equal(git(h.repo, 'status', '--porcelain'), '', 'working tree and index match HEAD');
 
