@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join as pjoin } from 'node:path';
 import { miniHost } from '../helpers/mini-host.ts';
 import { fsck, git } from '../helpers/git.ts';
@@ -147,4 +147,33 @@ test('names are bytes: every byte, modes, owners, symlinks and hard links round-
     './etc/names/hard/sym-hardlink -> ./etc/names/hard/sym',
     './etc/names/hard/three -> ./etc/names/hard/a/one',
   ].sort());
+});
+
+test('hard links: linking and unlinking is drift; a link to a file outside the collected set stays a plain file', async (t) => {
+  const h = miniHost({ tasks: `group: system\ntasks:\n  - name: etc\n    files: [/etc/app]\n` });
+  t.after(h.cleanup);
+  const app = join(b(h.root), 'etc/app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'a'), 'same\n');
+  writeFileSync(join(app, 'b'), 'same\n');
+  writeFileSync(join(b(h.root), 'outside'), 'outside\n');
+  linkSync(join(b(h.root), 'outside'), join(app, 'from-outside'));
+  const meta = () => git(h.repo, 'show', 'HEAD:.proxsave/metadata');
+  const r1 = await h.run('--json', 'snapshot');
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.doesNotMatch(meta(), /^h /m, 'no link inside the collected set yet');
+  assert.match(meta(), /^f 0644 0 0 root root etc\/app\/from-outside$/m);
+  unlinkSync(join(app, 'b'));
+  linkSync(join(app, 'a'), join(app, 'b'));
+  const r2 = await h.run('--json', 'snapshot');
+  assert.ok((JSON.parse(r2.stdout) as { commit: string | null }).commit, 'becoming a hard link is a change');
+  assert.match(meta(), /^h 0644 0 0 root root etc\/app\/b\tetc\/app\/a$/m);
+  const r3 = await h.run('--json', 'snapshot');
+  assert.equal((JSON.parse(r3.stdout) as { commit: string | null }).commit, null);
+  unlinkSync(join(app, 'b'));
+  writeFileSync(join(app, 'b'), 'same\n');
+  const r4 = await h.run('--json', 'snapshot');
+  assert.ok((JSON.parse(r4.stdout) as { commit: string | null }).commit, 'a link broken apart is a change');
+  assert.doesNotMatch(meta(), /^h /m);
+  fsck(h.repo);
 });
