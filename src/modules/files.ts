@@ -32,6 +32,14 @@ export interface PlanFilesOptions {
 // name read from the host goes through decodeName().
 const lstat = (real: string): Stats => onPath(real, (p) => lstatSync(p));
 
+/**
+ * pmxcfs' virtual status files: generated on every read, not configuration,
+ * never stored in config.db (.debug is writable and toggles debug logging).
+ * A task that lists them in `exclude:` skips them quietly; any other task
+ * that reaches them skips them with a warning.
+ */
+const PMXCFS_VIRTUAL = new Set(['/etc/pve/.version', '/etc/pve/.members', '/etc/pve/.vmlist', '/etc/pve/.clusterlog', '/etc/pve/.rrd', '/etc/pve/.debug']);
+
 const kindOf = (st: Stats): string =>
   st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'special file';
 
@@ -88,6 +96,10 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
       }
     }
     if (hostPath !== '/' && matchesAny(hostPath, excludes)) return;
+    if (PMXCFS_VIRTUAL.has(hostPath)) {
+      plan.warnings.push(`${hostPath}: skipped, a pmxcfs virtual status file (generated on every read, not configuration)`);
+      return;
+    }
     const matched = filter === undefined || filter.test(hostPath);
     const base = { volatile: def.volatile, secret: isSecret(hostPath), task: task.name };
     if (st.isDirectory()) {

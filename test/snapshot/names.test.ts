@@ -177,3 +177,18 @@ test('hard links: linking and unlinking is drift; a link to a file outside the c
   assert.doesNotMatch(meta(), /^h /m);
   fsck(h.repo);
 });
+
+test('pmxcfs virtual files reached by a task that does not exclude them are skipped with a warning, not collected', async (t) => {
+  const h = miniHost({ tasks: `group: system\ntasks:\n  - name: pve\n    files: [/etc/pve]\n  - name: pve-excluding\n    files: [/etc/pve/.vmlist]\n    exclude: [/etc/pve/.vmlist]\n` });
+  t.after(h.cleanup);
+  h.write('/etc/pve/.members', '{"nodename":"node1"}\n');
+  h.write('/etc/pve/.vmlist', '{"ids":{}}\n');
+  const r = await h.run('--json', 'snapshot');
+  assert.equal(r.code, 0, r.stderr);
+  const w = (JSON.parse(r.stdout) as { warnings: string[] }).warnings;
+  assert.deepEqual(w.filter((x) => x.includes('pmxcfs')).sort(), [
+    'pve: /etc/pve/.members: skipped, a pmxcfs virtual status file (generated on every read, not configuration)',
+    'pve: /etc/pve/.vmlist: skipped, a pmxcfs virtual status file (generated on every read, not configuration)',
+  ]);
+  assert.doesNotMatch(git(h.repo, 'ls-files'), /\.members|\.vmlist/);
+});
