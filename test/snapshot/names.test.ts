@@ -176,6 +176,17 @@ test('hard links: linking and unlinking is drift; a link to a file outside the c
   assert.ok((JSON.parse(r4.stdout) as { commit: string | null }).commit, 'a link broken apart is a change');
   assert.doesNotMatch(meta(), /^h /m);
   fsck(h.repo);
+  // After a manual `git gc` trees are deltas: still read without name checks.
+  writeFileSync(join(app, 'mnt-pve-backup\\x2dnfs.mount'), '[Mount]\n');
+  assert.equal((await h.run('snapshot')).code, 0);
+  git(h.repo, 'gc', '-q');
+  const packed = execFileSync('git', ['-C', h.repo, 'verify-pack', '-v', ...readdirSync(pjoin(h.repo, '.git/objects/pack')).filter((n) => n.endsWith('.idx')).map((n) => pjoin(h.repo, '.git/objects/pack', n))], { encoding: 'utf8' });
+  assert.match(packed, /^[0-9a-f]{40} tree\s+\d+ \d+ \d+ \d+ [0-9a-f]{40}$/m, 'git gc stored a tree as a delta');
+  const ex = await h.run('--json', 'export', 'HEAD~1', '--out', pjoin(h.base, 'out'));
+  assert.equal(ex.code, 0, ex.stderr);
+  const sh = await h.run('show', 'HEAD', '/etc/app/mnt-pve-backup\\x2dnfs.mount');
+  assert.equal(sh.code, 0, sh.stderr);
+  assert.equal((await h.run('diff', 'HEAD~2', 'HEAD')).code, 0);
 });
 
 test('pmxcfs virtual files reached by a task that does not exclude them are skipped with a warning, not collected', async (t) => {
