@@ -1,7 +1,7 @@
 // Loads the effective configuration: defaults < file < environment < flags.
 // Every invalid value is reported with where it came from (FILE:LINE) and
 // what is allowed; nothing is written by anyone before this succeeds.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/errors.ts';
 import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
@@ -124,6 +124,10 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
   const need = (cond: boolean, key: KeyName, message: string) => {
     if (cond) out.push({ ...locate(s[key]), key, message });
   };
+  // A wrong --root must stop everything: read as a host, it would look like
+  // one whose whole configuration was deleted.
+  const rootProblem = checkRootDir(c.SYSTEM_ROOT_PREFIX);
+  if (rootProblem) out.push({ ...locate(s.SYSTEM_ROOT_PREFIX), key: 'SYSTEM_ROOT_PREFIX', message: `${c.SYSTEM_ROOT_PREFIX}: ${rootProblem}` });
   need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true');
   need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
@@ -134,6 +138,14 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
       out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });
   }
   return out;
+}
+
+function checkRootDir(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : 'not a directory';
+  } catch (e) {
+    return errnoCode(e) === 'ENOENT' ? 'no such directory' : `cannot access (${errnoCode(e) ?? (e as Error).message})`;
+  }
 }
 
 type Coerced = { value: unknown } | { error: string; allowed?: string };
