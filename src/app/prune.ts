@@ -47,6 +47,12 @@ export interface PruneOptions {
   targets?: Target[];
   /** Time zone of the gfs buckets; default the process time zone. */
   timeZone?: string;
+  /**
+   * --dry-run of `run`: an archive the real run would have pushed to these
+   * targets before retention; decided on as if present (never removed: it is
+   * the newest).
+   */
+  pending?: { name: string; time: Date; targets: TargetKind[] };
 }
 
 export function policyFor(config: Config, kind: TargetKind, timeZone?: string): RetentionPolicy {
@@ -84,6 +90,7 @@ export async function prune({
   now = new Date(),
   targets,
   timeZone,
+  pending,
 }: PruneOptions): Promise<PruneReport> {
   const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
   const report: PruneReport = { dryRun, hostname, at: now, targets: [] };
@@ -111,8 +118,10 @@ export async function prune({
         r.ignored.push({ name: e.name, reason: `${e.problem ?? 'not verified'}: neither counted nor deleted` });
         return false;
       });
+      const items = counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified }));
+      if (pending && pending.targets.includes(t.kind) && !items.some((i) => i.name === pending.name)) items.push({ name: pending.name, time: pending.time, verified: true });
       r.decisions = applyPolicy({
-        items: counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified })),
+        items,
         policy: policyFor(config, t.kind, timeZone),
       });
       for (const d of r.decisions) {
