@@ -2,11 +2,11 @@
 // is not yet on every enabled target) space check, export, push, verify →
 // retention on each target → report. A second run on an unchanged host
 // commits, exports and uploads nothing.
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { archiveFileName, parseArchiveName } from '../archive/archive-name.ts';
 import { resolveCompression } from '../archive/resolve-compression.ts';
-import { ProxsaveError, isProxsaveError } from '../core/errors.ts';
+import { ProxsaveError, errnoCode, isProxsaveError } from '../core/errors.ts';
 import type { Level, Reporter } from '../ports/reporter.ts';
 import { readCommitInfo, readHead } from '../snapshot/repo.ts';
 import { parseSha256Sidecar } from '../storage/archive-name.ts';
@@ -229,6 +229,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
         await phase('space-check', async () => {
           for (const t of targets) {
             let why: string;
+            if (t.kind === 'local') await probeWritable(ctx.config.BACKUP_PATH);
             try {
               const [s] = await checkSpace({ targets: [t], config: ctx.config, estimatedBytes: estimate });
               if (s!.status === 'ok' || s!.status === 'unknown') {
@@ -330,6 +331,27 @@ async function checkStored(t: Target, name: string, commit: string, backupPath: 
     return v.ok ? { state: 'ok', method: v.method } : { state: 'corrupt', method: v.method, detail: v.detail ?? 'mismatch' };
   } catch {
     return { state: 'missing' };
+  }
+}
+
+/**
+ * The local target must take the export: a directory that cannot be written
+ * is a local storage failure (exit 5) naming BACKUP_PATH, found before any
+ * archive is started (not an archive error about a .partial file).
+ */
+async function probeWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.proxsave-write-test-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(probe, '', { flag: 'wx', mode: 0o600 });
+    rmSync(probe, { force: true });
+  } catch (e) {
+    rmSync(probe, { force: true });
+    const code = errnoCode(e) ?? (e as Error).message;
+    throw new ProxsaveError('LOCAL_STORAGE', `local target BACKUP_PATH=${dir} is not writable (${code}); nothing was exported`, {
+      cause: e,
+      hint: 'check BACKUP_PATH in backup.env: it must be a writable directory (read-only or immutable mount? a file in the way?)',
+    });
   }
 }
 

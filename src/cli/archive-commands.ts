@@ -117,7 +117,8 @@ const pruneCmd: Command = {
         if (t.foreign > 0) c.out.out(c.out.paint.dim(`  ${t.foreign} archive(s) of other hosts left alone`));
       }
     const failed = r.targets.filter((t) => t.status === 'failed');
-    if (failed.some((t) => t.critical)) return EXIT.LOCAL_STORAGE;
+    if (failed.some((t) => t.critical && t.target === 'local')) return EXIT.LOCAL_STORAGE;
+    if (failed.some((t) => t.critical)) return EXIT.CLOUD;
     return failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
   },
 };
