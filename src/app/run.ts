@@ -373,7 +373,7 @@ function toOutcome(r: PushResult): TargetOutcome {
 }
 
 /** Writes the JSON report and the run log into LOG_PATH. Returns the two paths. */
-export function writeRunReport({ dir, report, exitCode }: { dir: string; report: RunReport; exitCode: number }): { json: string; log: string } {
+export function writeRunReport({ dir, report, exitCode, keep = 60 }: { dir: string; report: RunReport; exitCode: number; keep?: number }): { json: string; log: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stamp = report.started_at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
   const base = join(dir, `proxsave-run-${stamp}`);
@@ -382,5 +382,26 @@ export function writeRunReport({ dir, report, exitCode }: { dir: string; report:
   writeFileSync(`${base}.json`, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
   writeFileSync(`${base}.log`, log.map((l) => `${l.at} ${l.level.toUpperCase().padEnd(5)} ${l.message}`).join('\n') + '\n', { mode: 0o600 });
   writeFileSync(join(dir, 'last-run.json'), JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+  rotateRunReports(dir, keep);
   return { json: `${base}.json`, log: `${base}.log` };
+}
+
+const RUN_FILE_RE = /^proxsave-run-(\d{8}-\d{6}Z)\.(json|log)$/;
+
+/** Keeps the reports of the newest `keep` runs (LOG_KEEP); an hourly cron would otherwise add 17,500 files a year. */
+export function rotateRunReports(dir: string, keep: number): string[] {
+  const byRun = new Map<string, string[]>();
+  for (const n of readdirSync(dir)) {
+    const m = RUN_FILE_RE.exec(n);
+    if (m) byRun.set(m[1]!, [...(byRun.get(m[1]!) ?? []), n]);
+  }
+  const stamps = [...byRun.keys()].sort().reverse();
+  const removed: string[] = [];
+  for (const stamp of stamps.slice(Math.max(keep, 1))) {
+    for (const n of byRun.get(stamp)!) {
+      rmSync(join(dir, n), { force: true });
+      removed.push(n);
+    }
+  }
+  return removed;
 }

@@ -176,7 +176,7 @@ A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
     let paths: { json: string; log: string } | undefined;
     if (!r.dry_run) {
       try {
-        paths = writeRunReport({ dir: ctx.config.LOG_PATH, report: r, exitCode: code });
+        paths = writeRunReport({ dir: ctx.config.LOG_PATH, report: r, exitCode: code, keep: ctx.config.LOG_KEEP });
       } catch (e) {
         c.out.reporter.log('warn', `cannot write the run report to ${ctx.config.LOG_PATH}: ${(e as Error).message}`);
       }
