@@ -18,6 +18,7 @@ import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
 import { exportSnapshot, type ExportResult } from './export.ts';
 import { acquireLock } from './lock.ts';
+import { recordChecks } from './checks-log.ts';
 import { prune, type PruneReport } from './prune.ts';
 import { snapshot, type SnapshotReport } from './snapshot.ts';
 
@@ -39,6 +40,8 @@ export interface TargetOutcome {
   verify?: string;
   /** The stored copy did not verify and was replaced (or, on --dry-run, would be). */
   replaced?: boolean;
+  /** The archive this outcome is about. */
+  archive?: string;
   error?: string;
 }
 
@@ -211,13 +214,13 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
       }
       if (missing.length === 0) {
         skip('export', `${name} (commit ${head!.slice(0, 12)}) is already on every target`);
-        for (const t of targets) report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'present', ...(checks.get(t)?.method ? { verify: checks.get(t)!.method! } : {}) });
+        for (const t of targets) report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'present', archive: name, ...(checks.get(t)?.method ? { verify: checks.get(t)!.method! } : {}) });
       } else if (dryRun) {
         pending = { name, time, targets: missing };
         for (const t of targets) {
           const c = checks.get(t);
           if (missing.includes(t)) report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'would-copy', ...(c?.state === 'corrupt' ? { replaced: true } : {}) });
-          else report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'present', ...(c?.method ? { verify: c.method } : {}) });
+          else report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'present', archive: name, ...(c?.method ? { verify: c.method } : {}) });
         }
         skip('export', `dry run: would export ${name} and push it to ${missing.map((t) => `${t.kind}${checks.get(t)?.state === 'corrupt' ? ' (replacing a copy that does not verify)' : ''}`).join(', ')}`);
       } else {
@@ -267,7 +270,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
           if (details) report.targets.push(...details.map(toOutcome));
           throw e;
         }
-        report.targets.push(...results.map((x) => ({ ...toOutcome(x), ...(checks.get(targets.find((t) => t.kind === x.target)!)?.state === 'corrupt' && x.status === 'copied' ? { replaced: true } : {}) })));
+        report.targets.push(...results.map((x) => ({ ...toOutcome(x), archive: name, ...(checks.get(targets.find((t) => t.kind === x.target)!)?.state === 'corrupt' && x.status === 'copied' ? { replaced: true } : {}) })));
         if (results.some((r) => r.status === 'failed')) report.partial = true;
       }
     }
@@ -383,6 +386,7 @@ export function writeRunReport({ dir, report, exitCode, keep = 60 }: { dir: stri
   writeFileSync(`${base}.log`, log.map((l) => `${l.at} ${l.level.toUpperCase().padEnd(5)} ${l.message}`).join('\n') + '\n', { mode: 0o600 });
   writeFileSync(join(dir, 'last-run.json'), JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
   rotateRunReports(dir, keep);
+  recordChecks(dir, report.finished_at || new Date().toISOString(), report.targets.filter((t) => (t.status === 'present' || t.status === 'copied') && t.verify && t.archive).map((t) => ({ target: t.target, archive: t.archive! })));
   return { json: `${base}.json`, log: `${base}.log` };
 }
 
