@@ -124,10 +124,6 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
   const need = (cond: boolean, key: KeyName, message: string) => {
     if (cond) out.push({ ...locate(s[key]), key, message });
   };
-  // A wrong --root must stop everything: read as a host, it would look like
-  // one whose whole configuration was deleted.
-  const rootProblem = checkRootDir(c.SYSTEM_ROOT_PREFIX);
-  if (rootProblem) out.push({ ...locate(s.SYSTEM_ROOT_PREFIX), key: 'SYSTEM_ROOT_PREFIX', message: `${c.SYSTEM_ROOT_PREFIX}: ${rootProblem}` });
   need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true');
   need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
@@ -138,6 +134,20 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
       out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });
   }
   return out;
+}
+
+/**
+ * The host root must be an existing directory. A wrong --root read as a host
+ * looks like one whose whole configuration was deleted, so the CLI checks
+ * this before any command runs (exit 2). Separate from loadConfig, which only
+ * validates values (a template may name a root that exists only later).
+ */
+export function checkRootPrefix({ config, sources }: Pick<LoadedConfig, 'config' | 'sources'>): void {
+  const why = checkRootDir(config.SYSTEM_ROOT_PREFIX);
+  if (why)
+    throw new ProblemsError('CONFIG', [{ ...locate(sources.SYSTEM_ROOT_PREFIX), key: 'SYSTEM_ROOT_PREFIX', message: `${config.SYSTEM_ROOT_PREFIX}: ${why}` }], {
+      hint: 'SYSTEM_ROOT_PREFIX (--root) must be the root directory of the host to back up; nothing was read or written',
+    });
 }
 
 function checkRootDir(path: string): string | undefined {
