@@ -349,7 +349,11 @@ async function probeWritable(dir: string): Promise<void> {
     writeFileSync(probe, '', { flag: 'wx', mode: 0o600 });
     rmSync(probe, { force: true });
   } catch (e) {
-    rmSync(probe, { force: true });
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      /* nothing was created */
+    }
     const code = errnoCode(e) ?? (e as Error).message;
     throw new ProxsaveError('LOCAL_STORAGE', `local target BACKUP_PATH=${dir} is not writable (${code}); nothing was exported`, {
       cause: e,
