@@ -50,6 +50,7 @@ export interface ListOptions {
   targets?: Target[];
   /** Check the bytes of every complete archive now (full re-hash, or the remote's hash). */
   verify?: boolean;
+  env?: NodeJS.ProcessEnv;
 }
 
 function toListed(e: InventoryEntry, lastChecked: string | undefined): ListedArchive {
@@ -67,8 +68,8 @@ function toListed(e: InventoryEntry, lastChecked: string | undefined): ListedArc
   };
 }
 
-export async function listArchives({ config, hostname, target, reporter = silentReporter, targets, verify = false }: ListOptions): Promise<ListReport> {
-  const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
+export async function listArchives({ config, hostname, target, reporter = silentReporter, targets, verify = false, env }: ListOptions): Promise<ListReport> {
+  const chosen = selectTargets(targets ?? createTargets(config, { reporter, ...(env ? { env } : {}) }), target);
   const checks = config.LOG_PATH ? readChecks(config.LOG_PATH) : {};
   const report: ListReport = { targets: [] };
   for (const t of chosen) {

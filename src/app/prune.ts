@@ -45,6 +45,7 @@ export interface PruneOptions {
   now?: Date;
   /** Injected targets (tests); default createTargets(config). */
   targets?: Target[];
+  env?: NodeJS.ProcessEnv;
   /** Time zone of the gfs buckets; default the process time zone. */
   timeZone?: string;
   /**
@@ -91,8 +92,9 @@ export async function prune({
   targets,
   timeZone,
   pending,
+  env,
 }: PruneOptions): Promise<PruneReport> {
-  const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
+  const chosen = selectTargets(targets ?? createTargets(config, { reporter, ...(env ? { env } : {}) }), target);
   const report: PruneReport = { dryRun, hostname, at: now, targets: [] };
   for (const t of chosen) {
     const r: TargetPruneReport = {

@@ -189,7 +189,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
 
     let requiredFailure: ProxsaveError | undefined;
     // 2. Is the newest commit already on every target, and does each copy still verify?
-    const targets = givenTargets ?? createTargets(ctx.config, { reporter });
+    const targets = givenTargets ?? createTargets(ctx.config, { reporter, env: ctx.env });
     const comp = resolveCompression({ type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' });
     let pending: { name: string; time: Date; targets: Target[] } | undefined;
     if (wouldCommit) {

@@ -82,7 +82,7 @@ present and consistent shows when a run last checked it.`,
     const target = targetOption(c.values.target);
     const verify = c.values.verify === true;
     const { listArchives, describeState } = await import('../app/list.ts');
-    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter, verify });
+    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter, verify, env: ctx.env });
     const p = c.out.paint;
     if (c.out.json) c.out.emit({ checked_now: verify, targets: r.targets.map((t) => ({ ...t, archives: t.archives.map((a) => ({ ...a, state: describeState(a, verify).text })) })) });
     else
@@ -114,7 +114,7 @@ const pruneCmd: Command = {
     const lock = dryRun ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
     let r;
     try {
-      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, env: ctx.env, ...(target ? { target } : {}) });
     } finally {
       lock?.release();
     }

@@ -243,7 +243,7 @@ const showCmd: Command = {
       const f = await fileAt({ dir, rev: c.args[0]!, path: c.args[1] });
       if (c.out.json) c.out.emit({ commit: f.commit, path: c.args[1], secret: f.secret, content: f.secret && !showSecrets ? null : f.content.toString('utf8') });
       else if (f.secret && !showSecrets) c.out.out(`(secret content masked, ${f.content.length} bytes; use --show-secrets to reveal)`);
-      else process.stdout.write(f.content);
+      else c.out.write(f.content);
       return EXIT.OK;
     }
     const oid = await resolveRev({ dir, rev: c.args[0]! });

@@ -35,6 +35,8 @@ export interface DirectoryTargetOptions {
    * the target instead of hanging the run. 0 disables the probe.
    */
   probeTimeoutMs?: number;
+  /** Environment of the probe process (its PATH finds stat). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const TMP_RE = /^\.(.+)\.tmp-(\d+)$/;
@@ -51,9 +53,11 @@ export class DirectoryTarget implements Target {
   readonly #create: boolean;
   readonly #requireMount: boolean;
   readonly #probeTimeoutMs: number;
+  readonly #env: NodeJS.ProcessEnv;
 
-  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0 }: DirectoryTargetOptions) {
+  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env }: DirectoryTargetOptions) {
     this.#probeTimeoutMs = probeTimeoutMs;
+    this.#env = env;
     this.kind = kind;
     this.location = resolve(path);
     this.critical = critical;
@@ -77,7 +81,7 @@ export class DirectoryTarget implements Target {
         throw this.#fail(`cannot create directory (${errnoCode(e) ?? String(e)})`, e);
       }
     }
-    if (this.#probeTimeoutMs > 0 && !(await responds(this.location, this.#probeTimeoutMs))) {
+    if (this.#probeTimeoutMs > 0 && !(await responds(this.location, this.#probeTimeoutMs, this.#env))) {
       throw this.#fail(`not responding within ${this.#probeTimeoutMs / 1000}s (a dead NFS/CIFS mount?); nothing was written to it`);
     }
     let st;
@@ -298,7 +302,7 @@ export function compareHashes(actual: { sha256: string; size: number }, expected
  * process stuck on a dead mount cannot be killed, so it is abandoned (unref)
  * rather than waited for. Without a stat binary the probe passes.
  */
-function responds(path: string, timeoutMs: number): Promise<boolean> {
+function responds(path: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<boolean> {
   return new Promise((resolveProbe) => {
     let settled = false;
     const done = (ok: boolean) => {
@@ -307,7 +311,7 @@ function responds(path: string, timeoutMs: number): Promise<boolean> {
       clearTimeout(timer);
       resolveProbe(ok);
     };
-    const child = spawn('stat', ['-f', '-c', '%a', '--', path], { stdio: 'ignore', detached: true });
+    const child = spawn('stat', ['-f', '-c', '%a', '--', path], { stdio: 'ignore', detached: true, env });
     const timer = setTimeout(() => {
       child.unref();
       try {

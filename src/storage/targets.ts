@@ -29,6 +29,7 @@ export function createTargets(config: Config, { reporter, env = process.env, rcl
         create: false,
         requireMount: config.SECONDARY_REQUIRE_MOUNT,
         probeTimeoutMs: config.SECONDARY_PROBE_TIMEOUT * 1000,
+        env,
       }),
     );
   }
