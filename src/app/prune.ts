@@ -102,7 +102,8 @@ export async function prune({
     };
     report.targets.push(r);
     try {
-      await t.check();
+      // A dry run writes nothing, not even the local directory check() would create (it lists as empty).
+      if (!(dryRun && t.kind === 'local')) await t.check();
       const inv = await inventory({ target: t });
       const mine = inv.filter((e) => {
         if (ownedBy(e, hostname)) return true;
