@@ -157,7 +157,11 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
     const snap = await phase('snapshot', () => snapshot(c, { check: dryRun, locked: true, allowDeletions }));
     for (const w of snap.warnings) reporter.log('warn', w);
     const failedTasks = snap.tasks.filter((t) => t.status === 'failed');
-    for (const t of failedTasks) reporter.log(t.critical ? 'error' : 'warn', `task ${t.name} failed: ${t.reason ?? ''}`);
+    // Tasks failing for one reason (pmxcfs not mounted fails all of /etc/pve) are reported together.
+    const byReason = new Map<string, typeof failedTasks>();
+    for (const t of failedTasks) byReason.set(`${t.critical}\0${t.reason ?? ''}`, [...(byReason.get(`${t.critical}\0${t.reason ?? ''}`) ?? []), t]);
+    for (const group of byReason.values())
+      reporter.log(group[0]!.critical ? 'error' : 'warn', `task${group.length > 1 ? 's' : ''} ${group.map((t) => t.name).join(', ')} failed: ${group[0]!.reason ?? ''}`);
     const head = ctx.config.SNAPSHOT_PATH ? readHeadSafe(ctx.config.SNAPSHOT_PATH) : undefined;
     const commitWorthy = snap.changes.filter((ch) => !ch.volatile);
     // What a real run would commit: on --dry-run nothing is, and the rest of
@@ -177,8 +181,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
       refused: snap.refused ?? null,
     };
     if (snap.criticalFailures.length > 0) {
-      const reasons = [...new Set(snap.tasks.filter((t) => t.status === 'failed' && snap.criticalFailures.includes(t.name)).map((t) => t.reason).filter(Boolean))];
-      throw new ProxsaveError('COLLECTION', `critical task failed: ${snap.criticalFailures.join(', ')}; nothing was committed, exported or pruned${reasons.length ? '\n' + reasons.join('\n') : ''}`);
+      throw new ProxsaveError('COLLECTION', `critical task failed: ${snap.criticalFailures.join(', ')}; nothing was committed, exported or pruned`);
     }
     if (snap.refused) throw new ProxsaveError('COLLECTION', `${snap.refused}; nothing was exported or pruned`, { hint: 'proxsave diff --stat shows what would be deleted' });
     if (failedTasks.length > 0) report.partial = true;
