@@ -48,21 +48,22 @@ test('a closed stdout (| head -1) ends tasks, facts, show and list quietly with 
 
   // [argv, exit code, rounds]: the commands with the most output race the most.
   const commands: [string[], number, number][] = [
-    [['tasks'], 0, 6],
+    [['tasks'], 0, 3],
     [['show', 'HEAD'], 0, 3],
-    [['facts'], 0, 3],
-    [['list'], 0, 3],
-    [['diff', '--exit-code'], 1, 3],
+    [['facts'], 0, 1],
+    [['list'], 0, 1],
+    [['diff', '--exit-code'], 1, 1],
   ];
-  for (const [args, expected, rounds] of commands) {
-    // A few at a time: the machine is shared.
-    for (let round = 0; round < rounds; round += 3) {
-      const results = await Promise.all([0, 1, 2].map(() => throughHead(['-c', config, ...args], env)));
-      for (const r of results) {
-        assert.equal(r.code, expected, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-        assert.doesNotMatch(r.stderr, /EPIPE|internal error|Error:|at .*\.ts:\d+/, `${args.join(' ')}: ${r.stderr}`);
-        assert.notEqual(r.line, '', 'head got its line');
-      }
-    }
+  // Three at a time: the machine is shared.
+  const jobs = commands.flatMap(([args, expected, rounds]) => Array.from({ length: rounds }, () => ({ args, expected })));
+  for (let i = 0; i < jobs.length; i += 3) {
+    const batch = jobs.slice(i, i + 3);
+    const results = await Promise.all(batch.map((j) => throughHead(['-c', config, ...j.args], env)));
+    results.forEach((r, k) => {
+      const { args, expected } = batch[k]!;
+      assert.equal(r.code, expected, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /EPIPE|internal error|Error:|at .*\.ts:\d+/, `${args.join(' ')}: ${r.stderr}`);
+      assert.notEqual(r.line, '', 'head got its line');
+    });
   }
 });
