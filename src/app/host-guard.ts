@@ -73,6 +73,8 @@ export function failTasksUnder(plans: TaskPlan[], problems: MountProblem[]): str
     p.reason = hit.message;
     p.errors.push(hit.message);
     p.entries = [];
+    // Globs keep nothing by name: the whole directory keeps its previous content.
+    p.keep.push(hit.dir.slice(1) + '/');
     for (const f of paths) p.keep.push(f.replace(/^\/+/, '').replace(/\/+$/, '') + '/', f.replace(/^\/+/, ''));
     failed.push(p.task.name);
   }
