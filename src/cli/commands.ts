@@ -139,6 +139,7 @@ const snapshotCmd: Command = {
     for (const w of r.warnings) c.out.reporter.log('warn', w);
     if (c.out.json) {
       c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures, refused: r.refused ?? null, deleted: r.deleted, tracked: r.tracked });
+      if (r.refused) c.out.err(r.refused); // stdout is for the document; the refusal still reaches a person
     } else {
       renderTasks(c.out, r);
       if (c.values.diff) {
