@@ -233,5 +233,7 @@ test('cloud: CLOUD_REMOTE_PATH=/abs/dir reaches rclone as configured; a required
     assert.equal(o.retention.find((x) => x.target === 'cloud')?.status, 'failed');
     if (required === 'true') assert.match(o.fatal!.message, /retention on the cloud target/);
     assert.equal(archives(join(cloudDir, required)).length, 2, 'the failed deletion left both archives');
+    const p = await h.run(['prune', '--target', 'cloud'], { ...env, FAIL_DELETE: '1' });
+    assert.equal(p.code, code, `prune, CLOUD_REQUIRED=${required}: ${p.stdout}${p.stderr}`);
   }
 });
