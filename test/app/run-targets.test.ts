@@ -226,6 +226,17 @@ test('cloud: CLOUD_REMOTE_PATH=/abs/dir reaches rclone as configured; a required
     assert.equal(existsSync(join(PROJECT, cloudDir.slice(1))), false, 'nothing relative to the cwd');
     const loc = (JSON.parse(first.stdout) as { targets: { target: string; location: string }[] }).targets.find((x) => x.target === 'cloud')!.location;
     assert.equal(loc, `box:${cloudDir}/${required}`);
+    if (required === 'true') {
+      // A copy rotting on the remote is found by its hash and uploaded again.
+      const [stored] = archives(join(cloudDir, required));
+      corrupt(join(cloudDir, required, stored!));
+      const repair = await h.run(['--json', 'run'], env);
+      assert.equal(repair.code, 0, repair.stderr);
+      const o = JSON.parse(repair.stdout) as { targets: { target: string; status: string; replaced?: boolean; verify?: string }[] };
+      const cloud = o.targets.find((x) => x.target === 'cloud')!;
+      assert.deepEqual([cloud.status, cloud.replaced], ['copied', true]);
+      execFileSync('sha256sum', ['-c', `${stored}.sha256`], { cwd: join(cloudDir, required), stdio: 'ignore' });
+    }
     h.drift();
     const r = await h.run(['--json', 'run'], { ...env, FAIL_DELETE: '1' });
     assert.equal(r.code, code, `CLOUD_REQUIRED=${required}: ${r.stderr}`);
