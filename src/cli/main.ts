@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VERSION } from '../app/context.ts';
-import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
+import { checkRootPrefix, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import type { KeyName } from '../config/keys.ts';
 import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import { clockFromEnv } from '../ports/clock.ts';
@@ -124,6 +124,7 @@ function loadEffectiveConfig(values: Record<string, unknown>, env: NodeJS.Proces
   if (typeof values.root === 'string') flags.SYSTEM_ROOT_PREFIX = { value: values.root, flag: '--root' };
   const loaded = loadConfig({ file, env, flags });
   for (const w of loaded.warnings) out.reporter.log('warn', w);
+  checkRootPrefix(loaded);
   return loaded;
 }
 

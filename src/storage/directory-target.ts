@@ -37,6 +37,8 @@ export interface DirectoryTargetOptions {
   probeTimeoutMs?: number;
   /** Environment of the probe process (its PATH finds stat). */
   env?: NodeJS.ProcessEnv;
+  /** The config key naming this directory (BACKUP_PATH), shown in every error. */
+  key?: string;
 }
 
 const TMP_RE = /^\.(.+)\.tmp-(\d+)$/;
@@ -54,8 +56,10 @@ export class DirectoryTarget implements Target {
   readonly #requireMount: boolean;
   readonly #probeTimeoutMs: number;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #key: string | undefined;
 
-  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env }: DirectoryTargetOptions) {
+  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env, key }: DirectoryTargetOptions) {
+    this.#key = key;
     this.#probeTimeoutMs = probeTimeoutMs;
     this.#env = env;
     this.kind = kind;
@@ -67,7 +71,7 @@ export class DirectoryTarget implements Target {
   }
 
   #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {
-    return new ProxsaveError(code, `${this.kind} target ${this.location}: ${message}`, {
+    return new ProxsaveError(code, `${this.kind} target ${this.#key ? `${this.#key}=` : ''}${this.location}: ${message}`, {
       cause,
       details: { target: this.kind, location: this.location },
     });
