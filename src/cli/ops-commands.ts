@@ -139,7 +139,7 @@ The remote is fetched into FLEET_CACHE_PATH first. Secret paths are masked.`,
     if (c.out.json) c.out.emit({ a: d.a, b: d.b, files: d.files });
     else if (c.values['name-only']) for (const x of d.files) c.out.out(x.path);
     else if (d.files.length === 0) c.out.out(`no differences between ${d.a.host} (${d.a.commit.slice(0, 12)}) and ${d.b.host} (${d.b.commit.slice(0, 12)})`);
-    else process.stdout.write(d.patch);
+    else c.out.write(d.patch);
     return c.values['exit-code'] && d.files.length > 0 ? EXIT.PARTIAL : EXIT.OK;
   },
 };

@@ -26,7 +26,7 @@ async function changedPathsOf(dir: string, commit: string | null | undefined): P
   return paths.filter((p) => !p.startsWith('.proxsave/'));
 }
 
-export async function afterRun({ ctx, report, exitCode, reporter, env = process.env, backoffMs }: AfterRunOptions): Promise<void> {
+export async function afterRun({ ctx, report, exitCode, reporter, env = ctx.env, backoffMs }: AfterRunOptions): Promise<void> {
   const { config } = ctx;
   const warn = (m: string) => {
     report.warnings.push(m);

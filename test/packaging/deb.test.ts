@@ -50,7 +50,8 @@ test('the .deb installs into an empty root and the installed proxsave works with
   assert.match(cc.stdout, /^SNAPSHOT_PATH=\/var\/lib\/proxsave\/snapshots/m);
 
   // The packaged catalogue is found beside the program.
-  const tasks = run('--json', '--root', join(root, 'nonexistent-host'), 'tasks');
+  mkdirSync(join(tmp.path, 'empty-host'));
+  const tasks = run('--json', '--root', join(tmp.path, 'empty-host'), 'tasks');
   assert.equal(tasks.status, 0, tasks.stderr);
   const files = new Set((JSON.parse(tasks.stdout) as { tasks: { file: string }[] }).tasks.map((x) => x.file.replace(/:\d+$/, '')));
   assert.deepEqual([...files].sort(), readdirSync(join(root, 'usr/share/proxsave/tasks')).map((f) => join(root, 'usr/share/proxsave/tasks', f)).sort());
