@@ -17,6 +17,7 @@ const history = () => import('../app/history.ts');
 import { EXIT, exitCodeForSnapshot } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { ARCHIVE_COMMANDS } from './archive-commands.ts';
+import { restoreCmd } from './restore-command.ts';
 
 export interface CommandEnv {
   name: string;
@@ -328,4 +329,5 @@ export const COMMANDS: Record<string, Command> = {
   facts: factsCmd,
   config: configCmd,
   ...ARCHIVE_COMMANDS,
+  restore: restoreCmd,
 };
