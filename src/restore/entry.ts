@@ -15,6 +15,8 @@ export interface RestoreEntry {
   mode: number;
   uid: number;
   gid: number;
+  /** Seconds since the epoch, where the source records one (tar). */
+  mtime?: number;
   /** Bytes of a file's content (0 for everything else). */
   size: number;
   /**

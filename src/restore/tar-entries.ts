@@ -114,7 +114,17 @@ export function stripName(raw: Buffer): Buffer {
  * place: consume it before pulling the next entry (unread content is skipped).
  */
 export async function* tarEntries(input: AsyncIterable<Buffer>): AsyncGenerator<RestoreEntry> {
-  const r = new ByteReader(input[Symbol.asyncIterator]());
+  const it = input[Symbol.asyncIterator]();
+  try {
+    yield* readEntries(it);
+  } finally {
+    // Stop the source when the consumer stops early (a refusal, `break`).
+    await it.return?.();
+  }
+}
+
+async function* readEntries(it: AsyncIterator<Buffer>): AsyncGenerator<RestoreEntry> {
+  const r = new ByteReader(it);
   let pax = new Map<string, Buffer>();
   let index = 0;
   for (;;) {
@@ -160,6 +170,7 @@ export async function* tarEntries(input: AsyncIterable<Buffer>): AsyncGenerator<
       mode: octal(h, 100, 8, 'mode'),
       uid: p.has('uid') ? paxNumber(p.get('uid')!, 'uid') : octal(h, 108, 8, 'uid'),
       gid: p.has('gid') ? paxNumber(p.get('gid')!, 'gid') : octal(h, 116, 8, 'gid'),
+      mtime: octal(h, 136, 12, 'mtime'),
     };
     const shown = JSON.stringify(name.toString('utf8'));
     if (base.mode > 0o7777) throw bad(`${shown}: mode ${base.mode.toString(8)} has bits beyond 07777`);

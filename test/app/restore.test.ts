@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { HOST_NAMES, materializeHost, type HostName } from '../helpers/hosts.ts';
 import { cleanEnv, tempDir } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
+import { treeState } from '../helpers/tree-state.ts';
 import { rcloneAvailable, startWebdav, type WebdavServer } from '../storage/helpers.ts';
 
 let server: WebdavServer | undefined;
@@ -22,24 +23,6 @@ after(async () => {
 });
 
 const COMPRESSION: Record<HostName, string> = { 'pve-cluster': 'zstd', 'pve-standalone': 'xz', pbs: 'gzip', dual: 'none' };
-
-/** type, mode, owner and bytes (or link target) of every path under dir, the root included. */
-export function treeState(dir: string, filter: (rel: string) => boolean = () => true): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string): void => {
-    const p = rel === '' ? dir : path.join(dir, rel);
-    const s = fs.lstatSync(p);
-    const kind = s.isSymbolicLink() ? 'l' : s.isDirectory() ? 'd' : s.isFile() ? 'f' : '?';
-    const body = kind === 'l' ? fs.readlinkSync(p) : kind === 'f' ? fs.readFileSync(p).toString('base64') : '';
-    out.set(rel === '' ? '.' : rel, `${kind} ${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid} ${body}`);
-    if (kind === 'd') for (const n of fs.readdirSync(p).sort()) {
-      const r = rel === '' ? n : `${rel}/${n}`;
-      if (filter(r)) walk(r);
-    }
-  };
-  walk('');
-  return out;
-}
 
 for (const name of HOST_NAMES) {
   test(`restore round trip on ${name} (${COMPRESSION[name]}): --rev, local, secondary${rcloneAvailable ? ', cloud' : ''}`, async (t) => {
