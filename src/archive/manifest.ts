@@ -47,6 +47,11 @@ export async function readManifest(path: string): Promise<Manifest> {
   } catch (e) {
     throw new ProxsaveError('VERIFY', `manifest ${path} cannot be read: ${(e as Error).message}`, { cause: e });
   }
+  return parseManifestText(text, path);
+}
+
+/** Shape-check manifest text (read from a file or a remote); VERIFY error when malformed. */
+export function parseManifestText(text: string, path: string): Manifest {
   let data: unknown;
   try {
     data = JSON.parse(text);

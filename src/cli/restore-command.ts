@@ -104,3 +104,20 @@ Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
 };
 
 export { EXIT };
+
+/** verify --target T (--all | NAME…) [--download] */
+export async function runVerifyTarget(c: CommandEnv): Promise<number> {
+  const kind = targetKind(c.values.target);
+  if (!kind) throw new ProxsaveError('USAGE', 'verify: --all and --download go with --target T');
+  if (c.values.all && c.args.length) throw new ProxsaveError('USAGE', 'verify --target: give --all or names, not both');
+  const { config } = c.loadConfig();
+  const { verifyOnTarget } = await import('../app/verify-target.ts');
+  const { decrypterFor } = await import('../app/restore-crypto.ts');
+  const r = await verifyOnTarget({ config, kind, names: c.args, all: c.values.all === true, download: c.values.download === true, reporter: c.out.reporter, env: c.env, decrypter: decrypterFor(config) });
+  if (c.out.json) c.out.emit({ target: kind, location: r.location, archives: r.results });
+  else
+    for (const x of r.results) {
+      c.out.out(`${x.ok ? c.out.paint.green('ok    ') : c.out.paint.red('FAILED')}  ${x.name}  ${c.out.paint.dim(`(${x.method})`)}${x.problems.length ? `: ${x.problems.join('; ')}` : ''}`);
+    }
+  return r.results.every((x) => x.ok) ? EXIT.OK : EXIT.VERIFY;
+}
