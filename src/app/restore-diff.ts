@@ -2,6 +2,7 @@
 // (--root): content, mode, owner, type, missing on the host, extra on the
 // host. Secret paths (.proxsave/secrets of the source) are masked.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { key } from '../restore/check-entries.ts';
 import { readContent, type RestoreEntry } from '../restore/entry.ts';
@@ -11,6 +12,8 @@ import type { EntrySource } from '../restore/sources.ts';
 import { isInternal } from '../restore/select.ts';
 import { renderPatch } from '../snapshot/patch.ts';
 import { scanSource, type Selection } from './restore.ts';
+
+const require = createRequire(import.meta.url);
 
 export type DiffKind = 'content' | 'mode' | 'owner' | 'type' | 'missing' | 'extra';
 
@@ -26,6 +29,25 @@ export interface LiveDifference {
 const VIRTUAL = new Set(['etc/pve/.members', 'etc/pve/.vmlist', 'etc/pve/.version', 'etc/pve/.clusterlog', 'etc/pve/.rrd', 'etc/pve/.debug']);
 
 const SECRETS = '.proxsave/secrets';
+const PMXCFS_DB = 'var/lib/pve-cluster/config.db';
+
+/** config.db is collected as an online SQLite copy: equal when its `tree` rows are. */
+function sameSqliteTree(a: Buffer, b: Buffer): boolean {
+  try {
+    const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+    const rows = (buf: Buffer) => {
+      const db = new Database(buf, { readonly: true });
+      try {
+        return JSON.stringify(db.prepare('SELECT * FROM tree ORDER BY inode').raw().all(), (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
+      } finally {
+        db.close();
+      }
+    };
+    return rows(a) === rows(b);
+  } catch {
+    return false;
+  }
+}
 
 export async function diffLive({ source, liveRoot, selection, showSecrets = false }: { source: EntrySource; liveRoot: string; selection: Selection; showSecrets?: boolean }): Promise<LiveDifference[]> {
   const scanned = await scanSource(source, selection);
@@ -73,6 +95,8 @@ export async function diffLive({ source, liveRoot, selection, showSecrets = fals
     if (e.type === 'dir' && text.includes('/') && (childCount.get(key(e.name)) ?? 0) > 0 && !isInternal(text)) {
       for (const n of (fs.readdirSync(live, { encoding: 'buffer' }) as Buffer[]).sort(Buffer.compare)) {
         const child = Buffer.concat([e.name, Buffer.from('/'), n]);
+        // Subdirectories the archive lacks were most likely excluded on purpose (locks, caches).
+        if (lstatOrNull(joinName(root, child))?.isDirectory()) continue;
         const ct = child.toString('utf8');
         if (!names.has(key(child)) && !VIRTUAL.has(ct) && !n.toString('latin1').startsWith('.proxsave-restore-')) out.push({ path: ct, kind: 'extra', detail: 'on the live host, not in the archive' });
       }
@@ -81,7 +105,7 @@ export async function diffLive({ source, liveRoot, selection, showSecrets = fals
   for (const { e, content } of files) {
     const text = e.name.toString('utf8');
     const liveContent = fs.readFileSync(joinName(root, e.name));
-    if (!liveContent.equals(content)) {
+    if (!liveContent.equals(content) && !(text === PMXCFS_DB && sameSqliteTree(content, liveContent))) {
       const secret = secrets.has(text);
       const patch = await renderPatch({ path: text, status: 'modified', oldContent: content, newContent: liveContent, secret }, { showSecrets });
       out.push({ path: text, kind: 'content', detail: `${content.length} bytes in the archive, ${liveContent.length} on the live host${secret && !showSecrets ? ' (secret, masked)' : ''}`, patch });
