@@ -16,6 +16,7 @@ import type { Target } from '../storage/target.ts';
 import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
 import { exportSnapshot, type ExportResult } from './export.ts';
+import { encryptionFor } from './restore-crypto.ts';
 import { acquireLock } from './lock.ts';
 import { prune, type PruneReport } from './prune.ts';
 import { snapshot, type SnapshotReport } from './snapshot.ts';
@@ -150,7 +151,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
     const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head });
     const comp = resolveCompression({ type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' });
     const hostname = /^Proxsave-Host: (.*)$/m.exec(info.message)?.[1] ?? ctx.facts.hostname;
-    const name = archiveFileName({ hostname, time: new Date(info.timestamp * 1000), type: comp.type });
+    const name = archiveFileName({ hostname, time: new Date(info.timestamp * 1000), type: comp.type, encrypted: ctx.config.ENCRYPT_ARCHIVE });
     const missing: Target[] = [];
     for (const t of targets) if (!(await holds(t, name, head))) missing.push(t);
     if (missing.length === 0) {
@@ -185,6 +186,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
           report.partial = true;
         }
       });
+      const encryption = encryptionFor(ctx.config);
       const exp: ExportResult = await phase('export', () =>
         exportSnapshot({
           repoDir: ctx.config.SNAPSHOT_PATH,
@@ -193,6 +195,7 @@ export async function runJob(ctx: Context, { dryRun = false, targets: givenTarge
           compression: { type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' },
           reporter,
           scriptVersion: VERSION,
+          ...(encryption ? { encryption } : {}),
         }),
       );
       report.export = { archive: exp.archivePath, reused: exp.reused, entries: exp.entries, bytes_in: exp.bytesIn, bytes_out: exp.bytesOut, ratio: exp.bytesIn > 0 ? exp.bytesOut / exp.bytesIn : null };

@@ -18,7 +18,7 @@ export interface Manifest {
   hostname: string;
   cluster_mode: 'standalone' | 'cluster';
   script_version: string | null;
-  encryption_mode: 'none';
+  encryption_mode: 'none' | 'age';
   snapshot_commit: string;
   snapshot_parent: string | null;
   entries: number;

@@ -23,6 +23,7 @@ the same settings that already exists and verifies is not rewritten.`,
     if (c.args.length > 1) throw new ProxsaveError('USAGE', `export: unexpected argument "${c.args[1]}"`);
     const { config } = c.loadConfig();
     const { exportSnapshot } = await import('../app/export.ts');
+    const encryption = (await import('../app/restore-crypto.ts')).encryptionFor(config);
     const r = await exportSnapshot({
       repoDir: config.SNAPSHOT_PATH,
       ...(c.args[0] ? { rev: c.args[0] } : {}),
@@ -30,6 +31,7 @@ the same settings that already exists and verifies is not rewritten.`,
       compression: { type: config.COMPRESSION_TYPE, level: config.COMPRESSION_LEVEL, mode: config.COMPRESSION_MODE, threads: config.COMPRESSION_THREADS, engine: config.COMPRESSION_ENGINE as 'auto' | 'cli' | 'library' },
       reporter: c.out.reporter,
       scriptVersion: VERSION,
+      ...(encryption ? { encryption } : {}),
     });
     if (c.out.json) c.out.emit({ archive: r.archivePath, sha256: r.sha256Path, manifest_path: r.manifestPath, reused: r.reused, entries: r.entries, bytes_in: r.bytesIn, bytes_out: r.bytesOut, duration_ms: Math.round(r.durationMs), manifest: r.manifest });
     else {
