@@ -54,7 +54,8 @@ export async function verifyOnTarget({
       continue;
     }
     try {
-      const decrypt = decrypter(name);
+      // The key is needed only to read the content (in place or downloaded), not to compare hashes.
+      const decrypt = t.kind !== 'cloud' || download ? decrypter(name) : undefined;
       if (t.kind !== 'cloud') {
         const v = await verifyArchive({ archivePath: path.join(t.location, name), reporter, ...(decrypt ? { decrypt } : {}) });
         results.push({ name, ok: v.ok, method: 'full', problems: v.problems });

@@ -55,7 +55,8 @@ export const restoreCmd: Command = {
   --diff-live        show how the selection differs from the live host (--root)
   --exit-code        with --diff-live: exit 1 when there are differences
   --show-secrets     with --diff-live: show secret contents
-  --check            preflight: hostname, role, bridges and storages guests need, versions, cluster
+  --check            preflight: hostname, role, bridges and storages guests need, versions,
+                     cluster; one line per finding (ok | warn | block), exit 1 when one blocks
   --apply            write the selection onto the live root, after a rollback tarball
   --dry-run          with --apply or --rollback: print the plan, write nothing
   --force            with --apply: even when hostname or role differ

@@ -173,3 +173,29 @@ test('--to refuses a non-empty destination', async () => {
   await assert.rejects(restoreTo({ source: () => tarEntries(once(Buffer.concat([entry({ name: './a' }, 'x'), END]))), dir: d }), /not empty/);
   fs.rmSync(d, { recursive: true, force: true });
 });
+
+test('CLI: a hostile archive that verifies (sidecars and manifest in order) is refused with exit 8 and nothing is written', async () => {
+  const { cli } = await import('../helpers/in-process.ts');
+  const { cleanEnv } = await import('../helpers/cli.ts');
+  const crypto = await import('node:crypto');
+  const d = tmp();
+  const name = 'pve1-backup-20240101-000000.tar';
+  const tar = Buffer.concat([entry({ name: './', type: '5', mode: 0o755 }), entry({ name: './etc', type: '5' }), entry({ name: './etc/x', type: '2', link: '/' }), entry({ name: './etc/x/root/.ssh/authorized_keys' }, 'ssh-ed25519 AAAA attacker\n'), END]);
+  const p = path.join(d, name);
+  fs.writeFileSync(p, tar);
+  const sha = crypto.createHash('sha256').update(tar).digest('hex');
+  fs.writeFileSync(`${p}.sha256`, `${sha}  ${name}\n`);
+  fs.writeFileSync(`${p}.manifest.json`, JSON.stringify({ archive_path: p, archive_size: tar.length, sha256: sha, created_at: '2024-01-01T00:00:00Z', compression_type: 'none', hostname: 'pve1', snapshot_commit: 'x', entries: 4 }));
+  const config = path.join(d, 'backup.env');
+  fs.writeFileSync(config, `SYSTEM_ROOT_PREFIX=${d}/root\nSNAPSHOT_PATH=${d}/repo\nBACKUP_PATH=${d}/b\nLOCK_PATH=${d}/lock\n`);
+  fs.mkdirSync(path.join(d, 'root'));
+  const r = await cli(['-c', config, 'restore', p, '--to', path.join(d, 'out')], cleanEnv());
+  assert.equal(r.code, 8, r.stderr);
+  assert.match(r.stderr, /below the symlink entry "etc\/x"/);
+  assert.ok(!fs.existsSync(path.join(d, 'out')));
+  const applied = await cli(['-c', config, 'restore', p, '--apply', '--force'], cleanEnv());
+  assert.equal(applied.code, 8, applied.stderr);
+  assert.deepEqual(fs.readdirSync(path.join(d, 'root')), [], 'nothing written to the live root');
+  assert.ok(!fs.existsSync(path.join(d, 'b', 'rollback')));
+  fs.rmSync(d, { recursive: true, force: true });
+});
