@@ -12,6 +12,24 @@ import { joinName } from './extract.ts';
 import { lstatOrNull } from './live-ops.ts';
 import { tarEntries } from './tar-entries.ts';
 
+/** A header block with its checksum recomputed (after the typeflag was changed). */
+function resum(b: Buffer): Buffer {
+  const h = Buffer.from(b);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const x of h) sum += x;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return h;
+}
+
+/** One pax record with a raw byte value. */
+function paxRecord(k: string, v: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${k}=`), v, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
 export const ROLLBACK_INFO = '.proxsave-rollback.json';
 
 export type EncodedName = { p: string } | { b64: string };
@@ -63,7 +81,22 @@ export function writeRollback({ dir, host, now, info, root }: { dir: string; hos
   const mtime = Math.floor(now.getTime() / 1000);
   try {
     const write = (b: Buffer) => fs.writeSync(fd, b);
-    const add = (e: TarEntry, data?: Buffer) => {
+    let binaryNames = 0;
+    const add = (e: TarEntry, data?: Buffer, raw?: { name?: Buffer; link?: Buffer }) => {
+      if (raw?.name || raw?.link) {
+        // Names that are not UTF-8 go into a pax header as raw bytes
+        // (hdrcharset=BINARY); the ustar fields get a plain stand-in.
+        const recs = [paxRecord('hdrcharset', Buffer.from('BINARY'))];
+        if (raw.name) recs.push(paxRecord('path', raw.name));
+        if (raw.link) recs.push(paxRecord('linkpath', raw.link));
+        const body = Buffer.concat(recs);
+        const head = Buffer.from(tarHeader({ name: `./PaxHeaders/binary-${++binaryNames}`, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: e.mtime, size: body.length }));
+        head[156] = 0x78; // 'x': a pax extended header
+        write(resum(head));
+        write(body);
+        if (padding(body.length)) write(Buffer.alloc(padding(body.length)));
+        e = { ...e, ...(raw.name ? { name: `./proxsave-binary-name-${binaryNames}${e.type === 'directory' ? '/' : ''}` } : {}), ...(raw.link ? { linkname: 'proxsave-binary-link' } : {}) };
+      }
       write(tarHeader(e));
       if (data && data.length) {
         write(data);
@@ -81,15 +114,18 @@ export function writeRollback({ dir, host, now, info, root }: { dir: string; hos
       const p = joinName(rootBuf, name);
       const s = lstatOrNull(p);
       if (!s) return;
-      // Names go into the tar as UTF-8 text (the header writer's form).
       const text = name.toString('utf8');
+      const rawName = Buffer.from(text, 'utf8').equals(name) ? undefined : Buffer.concat([Buffer.from('./'), name]);
       const base = { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, uname: String(s.uid), gname: String(s.gid), mtime: Math.floor(s.mtimeMs / 1000) };
-      if (s.isSymbolicLink()) add({ name: `./${text}`, type: 'symlink', ...base, size: 0, linkname: fs.readlinkSync(p, 'buffer').toString('utf8') });
-      else if (s.isFile()) {
+      if (s.isSymbolicLink()) {
+        const link = fs.readlinkSync(p, 'buffer') as Buffer;
+        const rawLink = Buffer.from(link.toString('utf8'), 'utf8').equals(link) ? undefined : link;
+        add({ name: `./${text}`, type: 'symlink', ...base, size: 0, linkname: link.toString('utf8') }, undefined, { ...(rawName ? { name: rawName } : {}), ...(rawLink ? { link: rawLink } : {}) });
+      } else if (s.isFile()) {
         const data = fs.readFileSync(p);
-        add({ name: `./${text}`, type: 'file', ...base, size: data.length }, data);
+        add({ name: `./${text}`, type: 'file', ...base, size: data.length }, data, rawName ? { name: rawName } : undefined);
       } else if (s.isDirectory()) {
-        add({ name: `./${text}/`, type: 'directory', ...base, size: 0 });
+        add({ name: `./${text}/`, type: 'directory', ...base, size: 0 }, undefined, rawName ? { name: rawName } : undefined);
         for (const child of (fs.readdirSync(p, { encoding: 'buffer' }) as Buffer[]).sort(Buffer.compare)) save(Buffer.concat([name, Buffer.from('/'), child]));
       }
       // Sockets, FIFOs, devices: never restored over, so never saved.

@@ -45,6 +45,9 @@ test('apply: dry run writes nothing; apply restores and stages /etc/pve; rollbac
   fs.rmSync(r('etc/hosts'));
   fs.mkdirSync(r('etc/hosts'), { mode: 0o750 });
   fs.writeFileSync(r('etc/hosts/inside'), 'x\n');
+  // A name that is not UTF-8 and a symlink to one: the rollback keeps them as bytes.
+  fs.writeFileSync(Buffer.concat([Buffer.from(r('etc/hosts/caf')), Buffer.from([0xe9])]), 'latin-1\n');
+  fs.symlinkSync(Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9])]), Buffer.from(r('etc/hosts/link')));
   fs.writeFileSync(r('etc/pve/storage.cfg'), 'dir: local\n\tpath /changed\n');
   fs.chmodSync(host.root, 0o751);
   const before = treeState(host.root);
