@@ -45,13 +45,14 @@ export function prepareDestination(dir: string): boolean {
   return false;
 }
 
-export async function restoreTo({ source, dir, selection = {} }: { source: EntrySource; dir: string; selection?: Selection }): Promise<{ dir: string; written: number; selected: number }> {
+export async function restoreTo({ source, dir, selection = {} }: { source: EntrySource; dir: string; selection?: Selection }): Promise<{ dir: string; written: number; selected: number; paths: string[] }> {
   const dest = path.resolve(dir);
   const scanned = await scanSource(source, selection);
   const created = prepareDestination(dest);
   try {
-    const r = await extractEntries({ entries: source(), dest, select: scanned.select, setRoot: true });
-    return { dir: dest, written: r.written, selected: scanned.select.size };
+    const paths: string[] = [];
+    const r = await extractEntries({ entries: source(), dest, select: scanned.select, setRoot: true, onEntry: (e) => e.name.length && paths.push(e.name.toString('utf8')) });
+    return { dir: dest, written: r.written, selected: scanned.select.size, paths };
   } catch (e) {
     // A half-written staging tree is useless; only what this run created goes.
     if (created) await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {});

@@ -10,7 +10,7 @@ import { EXIT } from './exit-codes.ts';
 export async function runTo(c: CommandEnv, source: OpenedSource, dir: string, selection: Selection): Promise<number> {
   const { restoreTo } = await import('../app/restore.ts');
   const r = await restoreTo({ source: source.entries, dir, selection });
-  if (c.out.json) c.out.emit({ source: source.info, to: r.dir, entries: r.written });
+  if (c.out.json) c.out.emit({ source: source.info, to: r.dir, entries: r.written, paths: r.paths.map((p) => ({ path: `/${p}`, action: 'create' })) });
   else c.out.out(`restored ${r.written} entries of ${source.info.label} into ${r.dir}`);
   return EXIT.OK;
 }

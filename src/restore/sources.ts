@@ -49,8 +49,15 @@ export interface CommitSource {
   trailers: Map<string, string>;
 }
 
-/** One commit item as an entry. Symlink targets are read now, file content when consumed. */
+/**
+ * One commit item as an entry. Symlink targets are read now, file content
+ * when consumed. This is the one place that maps export's item list to
+ * restore entries: when commit-entries.ts gains hard links or byte names,
+ * they are mapped here (and the extractor already handles both).
+ */
 async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<RestoreEntry> {
+  const kind: string = item.kind;
+  if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') throw new ProxsaveError('REPOSITORY', `${item.path}: restore does not know snapshot entries of kind ${kind}`);
   const name = item.path === '.' ? Buffer.alloc(0) : Buffer.from(item.path, 'utf8');
   const base = { name, mode: item.mode, uid: item.uid, gid: item.gid };
   if (item.kind === 'directory') return { type: 'dir', ...base, size: 0 };
