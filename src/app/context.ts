@@ -25,6 +25,8 @@ export interface Context {
   runner: ProcessRunner;
   clock: Clock;
   reporter: Reporter;
+  /** The environment the CLI was given: child processes (rclone, probes) inherit it. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** The tasks/ directory shipped with proxsave (next to src/ or dist/). */
@@ -61,6 +63,7 @@ export function createContext({ config, clock, reporter = silentReporter, runner
     runner: runner ?? createProcessRunner({ pathPrefix: config.COMMAND_PATH, env }),
     clock,
     reporter,
+    env,
   };
 }
 

@@ -5,6 +5,7 @@ import { ProxsaveError } from '../core/errors.ts';
 import { resolveRev } from '../snapshot/resolve-rev.ts';
 import { diffTrees, gitCache, isRepo, readBlob, readCommitInfo, readPath, type TreeChange } from '../snapshot/repo.ts';
 import { SECRETS_PATH } from '../snapshot/take-snapshot.ts';
+import { parseSecrets } from '../snapshot/head-state.ts';
 
 export interface FileDiff {
   path: string;
@@ -25,7 +26,7 @@ export function requireRepo(dir: string): void {
 export async function secretsOf(dir: string, commit: string): Promise<Set<string>> {
   const info = await readCommitInfo({ dir, oid: commit });
   const f = await readPath({ dir, tree: info.tree, path: SECRETS_PATH });
-  return new Set((f?.content.toString('utf8') ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('#')));
+  return parseSecrets(f?.content.toString('utf8') ?? '');
 }
 
 export async function diffRevisions({ dir, from, to }: { dir: string; from: string; to: string }): Promise<FileDiff[]> {

@@ -45,8 +45,15 @@ export interface PruneOptions {
   now?: Date;
   /** Injected targets (tests); default createTargets(config). */
   targets?: Target[];
+  env?: NodeJS.ProcessEnv;
   /** Time zone of the gfs buckets; default the process time zone. */
   timeZone?: string;
+  /**
+   * --dry-run of `run`: an archive the real run would have pushed to these
+   * targets before retention; decided on as if present (never removed: it is
+   * the newest).
+   */
+  pending?: { name: string; time: Date; targets: TargetKind[] };
 }
 
 export function policyFor(config: Config, kind: TargetKind, timeZone?: string): RetentionPolicy {
@@ -84,8 +91,10 @@ export async function prune({
   now = new Date(),
   targets,
   timeZone,
+  pending,
+  env,
 }: PruneOptions): Promise<PruneReport> {
-  const chosen = selectTargets(targets ?? createTargets(config, { reporter }), target);
+  const chosen = selectTargets(targets ?? createTargets(config, { reporter, ...(env ? { env } : {}) }), target);
   const report: PruneReport = { dryRun, hostname, at: now, targets: [] };
   for (const t of chosen) {
     const r: TargetPruneReport = {
@@ -93,7 +102,8 @@ export async function prune({
     };
     report.targets.push(r);
     try {
-      await t.check();
+      // A dry run writes nothing, not even the local directory check() would create (it lists as empty).
+      if (!(dryRun && t.kind === 'local')) await t.check();
       const inv = await inventory({ target: t });
       const mine = inv.filter((e) => {
         if (ownedBy(e, hostname)) return true;
@@ -111,8 +121,10 @@ export async function prune({
         r.ignored.push({ name: e.name, reason: `${e.problem ?? 'not verified'}: neither counted nor deleted` });
         return false;
       });
+      const items = counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified }));
+      if (pending && pending.targets.includes(t.kind) && !items.some((i) => i.name === pending.name)) items.push({ name: pending.name, time: pending.time, verified: true });
       r.decisions = applyPolicy({
-        items: counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified })),
+        items,
         policy: policyFor(config, t.kind, timeZone),
       });
       for (const d of r.decisions) {

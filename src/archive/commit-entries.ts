@@ -1,9 +1,10 @@
 // What an archive of a commit contains, in order, before any byte is read:
 // the git tree (files, symlinks) joined with .proxsave/metadata (modes,
-// owners, empty directories), plus every parent directory and the root.
-import fs from 'node:fs';
-import git from 'isomorphic-git';
+// owners, empty directories, hard links), plus every parent directory and
+// the root. Trees are read by proxsave's own parser (snapshot/repo), which
+// takes every name git can hold, byte for byte.
 import { ProxsaveError } from '../core/errors.ts';
+import { readCommitInfo as readCommit, readTreeItems } from '../snapshot/repo.ts';
 import { comparePaths, METADATA_PATH, parseMetadata, type MetaEntry } from '../snapshot/read-metadata.ts';
 import { readGitObject } from './read-git-object.ts';
 
@@ -18,6 +19,8 @@ export interface ArchiveItem {
   group: string;
   /** Blob id for files and symlinks. */
   oid?: string;
+  /** A hard link to this earlier item's path (same kind and blob): a tar link entry. */
+  link?: string;
 }
 
 export interface CommitInfo {
@@ -39,12 +42,12 @@ export function parseTrailers(message: string): Map<string, string> {
   return out;
 }
 
-export async function readCommitInfo({ dir, oid, cache }: { dir: string; oid: string; cache: object }): Promise<CommitInfo & { tree: string }> {
-  const { commit } = await git.readCommit({ fs, dir, oid, cache });
+export async function readCommitInfo({ dir, oid }: { dir: string; oid: string; cache?: object }): Promise<CommitInfo & { tree: string }> {
+  const commit = await readCommit({ dir, oid });
   return {
     oid,
-    parent: commit.parent[0] ?? null,
-    time: commit.committer.timestamp,
+    parent: commit.parents[0] ?? null,
+    time: commit.timestamp,
     message: commit.message,
     trailers: parseTrailers(commit.message),
     tree: commit.tree,
@@ -56,7 +59,7 @@ const ROOT_DEFAULT = { mode: 0o755, uid: 0, gid: 0, owner: 'root', group: 'root'
 export async function listCommitEntries({ dir, tree, cache }: { dir: string; tree: string; cache: object }): Promise<ArchiveItem[]> {
   const gitItems: { path: string; kind: 'file' | 'symlink' | 'directory'; oid: string; exec: boolean }[] = [];
   const walk = async (treeOid: string, prefix: string): Promise<void> => {
-    const { tree: entries } = await git.readTree({ fs, dir, oid: treeOid, cache });
+    const entries = await readTreeItems(dir, treeOid);
     for (const e of entries) {
       const p = prefix === '' ? e.path : `${prefix}/${e.path}`;
       if (e.mode === '040000') {
@@ -98,6 +101,14 @@ export async function listCommitEntries({ dir, tree, cache }: { dir: string; tre
       items.set(parent, { path: parent, kind: 'directory', ...owner(meta.get(parent), 0o755) });
       i = parent.lastIndexOf('/');
     }
+  }
+  // Hard links recorded in the metadata, when the tree agrees (same kind,
+  // same blob) and the target comes first in the archive.
+  for (const m of meta.values()) {
+    if (m.link === undefined) continue;
+    const it = items.get(m.path);
+    const t = items.get(m.link);
+    if (it && t && it.kind !== 'directory' && it.kind === t.kind && it.oid === t.oid && t.link === undefined && comparePaths(t.path, it.path) < 0) it.link = t.path;
   }
   for (const p of items.keys()) {
     if (p.split('/').some((s) => s === '' || s === '.' || s === '..')) {

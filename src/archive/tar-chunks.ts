@@ -5,6 +5,7 @@ import { ProxsaveError } from '../core/errors.ts';
 import { archiveName, type ArchiveItem } from './commit-entries.ts';
 import { readGitObject, type GitObject } from './read-git-object.ts';
 import { padding, tarHeader, tarTrailer, type TarEntry } from './tar-header.ts';
+import { decodeName } from '../util/name-bytes.ts';
 
 /** What went into the archive, for checking the written file against. */
 export interface WrittenEntry {
@@ -50,7 +51,7 @@ export async function* tarChunks({
     next = Math.max(next, from);
     while (next < items.length && ahead.size < READ_AHEAD) {
       const it = items[next]!;
-      if (it.kind !== 'directory') {
+      if (it.kind !== 'directory' && it.link === undefined) {
         const p = readGitObject({ dir, oid: it.oid!, cache });
         p.catch(() => {}); // awaited in order below
         ahead.set(next, p);
@@ -64,17 +65,19 @@ export async function* tarChunks({
     let content: Buffer | null = null;
     let linkname: string | undefined;
     fill(idx);
-    if (item.kind !== 'directory') {
+    if (item.link !== undefined) linkname = `./${item.link}`;
+    else if (item.kind !== 'directory') {
       const obj = await ahead.get(idx)!;
       ahead.delete(idx);
       fill(idx + 1);
       if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
-      if (item.kind === 'symlink') linkname = obj.content.toString('utf8');
+      if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
     }
+    const type = item.link !== undefined ? 'hardlink' : item.kind;
     const entry: TarEntry = {
       name,
-      type: item.kind,
+      type,
       mode: item.mode,
       uid: item.uid,
       gid: item.gid,
@@ -85,7 +88,7 @@ export async function* tarChunks({
       ...(linkname === undefined ? {} : { linkname }),
     };
     const header = tarHeader(entry);
-    written.push({ name, typeflag: item.kind === 'file' ? '0' : item.kind === 'directory' ? '5' : '2', size: entry.size });
+    written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size: entry.size });
     batch.push(header);
     batchSize += header.length;
     if (content && content.length > 0) {

@@ -1,11 +1,15 @@
 // Deterministic POSIX (pax/ustar) tar headers, written by hand: every byte is
 // ours, so the same entries always give the same archive. A pax extended
 // header precedes an entry only when ustar cannot hold a value exactly.
+// Names are bytes (util/name-bytes): a pax value that is not valid UTF-8 is
+// written as its raw bytes under `hdrcharset=BINARY`, which GNU tar and
+// bsdtar both extract byte for byte.
 import { ProxsaveError } from '../core/errors.ts';
+import { encodeName, hasRawBytes, nameLength } from '../util/name-bytes.ts';
 
 export const BLOCK = 512;
 
-export type TarType = 'file' | 'directory' | 'symlink';
+export type TarType = 'file' | 'directory' | 'symlink' | 'hardlink';
 
 export interface TarEntry {
   /** Archive path, e.g. `./etc/` or `./etc/hostname`. */
@@ -26,7 +30,7 @@ export interface TarEntry {
 // 6 octal digits: the most every historic ustar reader accepts for ids.
 const MAX_ID = 0o777777;
 const MAX_SIZE = 0o77777777777;
-const TYPEFLAG: Record<TarType, string> = { file: '0', directory: '5', symlink: '2' };
+const TYPEFLAG: Record<TarType, string> = { file: '0', directory: '5', symlink: '2', hardlink: '1' };
 
 function isPlainAscii(s: string): boolean {
   return /^[\x20-\x7e]*$/.test(s);
@@ -40,7 +44,7 @@ function asciiFallback(s: string, max: number): string {
 }
 
 function writeString(buf: Buffer, offset: number, size: number, value: string): void {
-  buf.write(value, offset, size, 'utf8');
+  encodeName(value).copy(buf, offset, 0, size);
 }
 
 function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
@@ -48,11 +52,11 @@ function writeOctal(buf: Buffer, offset: number, size: number, value: number): v
   buf.write(value.toString(8).padStart(size - 1, '0') + '\0', offset, size, 'ascii');
 }
 
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let len = Buffer.byteLength(body) + 1;
-  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
-  return `${len}${body}`;
+function paxRecord(key: string, value: string): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), encodeName(value), Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
 }
 
 function ustarBlock(e: {
@@ -97,10 +101,16 @@ export function padding(size: number): number {
 export function tarHeader(entry: TarEntry): Buffer {
   const { name, type, mode, uid, gid, uname, gname, mtime } = entry;
   const size = type === 'file' ? entry.size : 0;
+  // (a hard link's linkname is the archive name of its target)
   const linkname = entry.linkname ?? '';
   if (!Number.isSafeInteger(size) || size < 0) throw new ProxsaveError('ARCHIVE', `bad size ${size} for ${name}`);
-  const pax: string[] = [];
-  const fits = (s: string, max: number): boolean => isPlainAscii(s) && s.length <= max;
+  const pax: Buffer[] = [];
+  // ASCII, or a name that is not UTF-8 at all (its raw bytes, as GNU tar
+  // writes them), goes in the ustar field when short enough. UTF-8 names go
+  // to pax, where readers know to decode them.
+  const fits = (s: string, max: number): boolean => (isPlainAscii(s) && s.length <= max) || (hasRawBytes(s) && !s.includes('\0') && nameLength(s) <= max);
+  // Raw (non-UTF-8) bytes in a pax value: say so before the values.
+  if (([[name, 100], [linkname, 100], [uname, 32], [gname, 32]] as const).some(([v, max]) => hasRawBytes(v) && !fits(v, max))) pax.push(paxRecord('hdrcharset', 'BINARY'));
   // Keys in a fixed order keep the bytes stable.
   if (!fits(name, 100)) pax.push(paxRecord('path', name));
   if (!fits(linkname, 100)) pax.push(paxRecord('linkpath', linkname));
@@ -122,7 +132,7 @@ export function tarHeader(entry: TarEntry): Buffer {
     gname: fits(gname, 32) ? gname : asciiFallback(gname, 32),
   });
   if (pax.length === 0) return main;
-  const data = Buffer.from(pax.join(''), 'utf8');
+  const data = Buffer.concat(pax);
   const base = name.replace(/\/$/, '').split('/').pop() ?? 'entry';
   const paxHead = ustarBlock({
     name: asciiFallback(`./PaxHeaders/${base}`, 100),

@@ -4,6 +4,7 @@
 import { Writable } from 'node:stream';
 import { ProxsaveError } from '../core/errors.ts';
 import { BLOCK, padding } from './tar-header.ts';
+import { decodeName } from '../util/name-bytes.ts';
 
 export interface ParsedEntry {
   name: string;
@@ -18,9 +19,12 @@ export interface ParsedEntry {
   linkname: string;
 }
 
+// Names are bytes: every name and link field is decoded losslessly
+// (util/name-bytes), so raw bytes under pax hdrcharset=BINARY or in ustar
+// fields come back as the names proxsave wrote.
 function cstr(b: Buffer, off: number, len: number): string {
   const end = b.indexOf(0, off);
-  return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
+  return decodeName(b.subarray(off, end === -1 || end > off + len ? off + len : end));
 }
 
 function octal(b: Buffer, off: number, len: number, what: string): number {
@@ -40,10 +44,9 @@ function parsePax(data: Buffer): Map<string, string> {
     if (!Number.isInteger(len) || len <= 0 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
       throw new ProxsaveError('VERIFY', 'malformed pax record length');
     }
-    const rec = data.toString('utf8', sp + 1, pos + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq === -1) throw new ProxsaveError('VERIFY', 'malformed pax record');
-    out.set(rec.slice(0, eq), rec.slice(eq + 1));
+    const eq = data.indexOf(0x3d, sp + 1);
+    if (eq === -1 || eq >= pos + len - 1) throw new ProxsaveError('VERIFY', 'malformed pax record');
+    out.set(data.toString('utf8', sp + 1, eq), decodeName(data.subarray(eq + 1, pos + len - 1)));
     pos += len;
   }
   return out;

@@ -87,21 +87,31 @@ function targetOption(v: unknown): TargetKind | undefined {
 
 const listCmd: Command = {
   summary: "archives on each target: time, size, commit, verified",
-  usage: '[--target local|secondary|cloud] [--all-hosts]',
-  options: { target: { type: 'string' }, 'all-hosts': { type: 'boolean' } },
+  usage: '[--target local|secondary|cloud] [--all-hosts] [--verify]',
+  help: `  --verify   check the bytes of every archive now (full re-hash on directory
+             targets, the remote's hash or size on rclone); exit 8 if one fails
+Without --verify, "verified" is never claimed: an archive whose sidecars are
+present and consistent shows when a run last checked it.`,
+  options: { target: { type: 'string' }, 'all-hosts': { type: 'boolean' }, verify: { type: 'boolean' } },
   async run(c) {
     const ctx = contextOf(c);
     const target = targetOption(c.values.target);
-    const { listArchives } = await import('../app/list.ts');
-    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter });
-    if (c.out.json) c.out.emit(r);
+    const verify = c.values.verify === true;
+    const { listArchives, describeState } = await import('../app/list.ts');
+    const r = await listArchives({ config: ctx.config, ...(c.values['all-hosts'] ? {} : { hostname: ctx.facts.hostname }), ...(target ? { target } : {}), reporter: c.out.reporter, verify, env: ctx.env });
+    const p = c.out.paint;
+    if (c.out.json) c.out.emit({ checked_now: verify, targets: r.targets.map((t) => ({ ...t, archives: t.archives.map((a) => ({ ...a, state: describeState(a, verify).text })) })) });
     else
       for (const t of r.targets) {
-        c.out.out(c.out.paint.bold(`${t.target} (${t.location})${t.status === 'failed' ? c.out.paint.red(` failed: ${t.error}`) : ''}`));
+        c.out.out(p.bold(`${t.target} (${t.location})${t.status === 'failed' ? p.red(` failed: ${t.error}`) : ''}`));
         if (t.status === 'ok' && t.archives.length === 0) c.out.out('  (no archives)');
-        for (const a of t.archives)
-          c.out.out(`  ${a.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}  ${formatBytes(a.size).padStart(10)}  ${(a.commit ?? '-').slice(0, 12).padEnd(12)}  ${a.verified ? c.out.paint.green('verified') : c.out.paint.yellow(a.problem ?? (a.complete ? 'unverified' : 'incomplete'))}  ${a.name}`);
+        for (const a of t.archives) {
+          const st = describeState(a, verify);
+          const tone = st.tone === 'good' ? p.green : st.tone === 'bad' ? p.red : p.yellow;
+          c.out.out(`  ${a.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}  ${formatBytes(a.size).padStart(10)}  ${(a.commit ?? '-').slice(0, 12).padEnd(12)}  ${a.name}  ${tone(st.text)}`);
+        }
       }
+    if (verify && r.targets.some((t) => t.archives.some((a) => a.sidecarsOk && !a.verified))) return EXIT.VERIFY;
     return r.targets.some((t) => t.status === 'failed') ? EXIT.PARTIAL : EXIT.OK;
   },
 };
@@ -120,7 +130,7 @@ const pruneCmd: Command = {
     const lock = dryRun ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
     let r;
     try {
-      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, ...(target ? { target } : {}) });
+      r = await prune({ config: ctx.config, hostname: ctx.facts.hostname, dryRun, reporter: c.out.reporter, env: ctx.env, ...(target ? { target } : {}) });
     } finally {
       lock?.release();
     }
@@ -133,7 +143,8 @@ const pruneCmd: Command = {
         if (t.foreign > 0) c.out.out(c.out.paint.dim(`  ${t.foreign} archive(s) of other hosts left alone`));
       }
     const failed = r.targets.filter((t) => t.status === 'failed');
-    if (failed.some((t) => t.critical)) return EXIT.LOCAL_STORAGE;
+    if (failed.some((t) => t.critical && t.target === 'local')) return EXIT.LOCAL_STORAGE;
+    if (failed.some((t) => t.critical)) return EXIT.CLOUD;
     return failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
   },
 };
@@ -146,34 +157,52 @@ export function runExitCode(r: RunReport): number {
 function renderRun(out: Output, r: RunReport, code: number): void {
   const p = out.paint;
   const s = r.snapshot;
-  if (s) out.out(`snapshot: ${s.commit ? `committed ${p.yellow(s.commit.slice(0, 12))}` : 'no changes'}; ok=${s.recap.ok} changed=${s.recap.changed} skipped=${s.recap.skipped} failed=${s.recap.failed}${s.failed_tasks.length ? p.red(` (failed: ${s.failed_tasks.join(', ')})`) : ''}`);
+  const what = s
+    ? s.commit
+      ? `committed ${p.yellow(s.commit.slice(0, 12))}`
+      : s.refused
+        ? p.red(`refused, ${s.deleted} tracked file(s) would be deleted`)
+        : s.failed_tasks.length && code === 9
+          ? p.red('nothing committed')
+          : s.would_commit
+            ? `would commit ${s.changes} changed path(s)${s.deleted ? `, ${s.deleted} deleted` : ''}`
+            : r.dry_run && s.changes > 0
+              ? `${s.changes} changed path(s), not committed`
+              : 'no changes'
+    : '';
+  if (s) out.out(`snapshot: ${what}; ok=${s.recap.ok} changed=${s.recap.changed} skipped=${s.recap.skipped} failed=${s.recap.failed}${s.failed_tasks.length ? p.red(` (failed: ${s.failed_tasks.join(', ')})`) : ''}`);
   if (r.export) out.out(`export:   ${r.export.reused ? 'reused' : 'wrote'} ${r.export.archive} (${formatBytes(r.export.bytes_out)}${r.export.ratio !== null ? `, ${(r.export.ratio * 100).toFixed(1)}%` : ''})`);
   else {
     const skipped = r.phases.find((x) => x.name === 'export' && x.status === 'skipped');
     if (skipped) out.out(`export:   skipped, ${skipped.detail}`);
   }
-  for (const t of r.targets) out.out(`target:   ${t.target.padEnd(9)} ${t.status === 'failed' ? p.red('failed') : p.green(t.status)}${t.verify ? ` (verified by ${t.verify})` : ''}${t.error ? `: ${t.error}` : ''}`);
-  for (const t of r.retention) out.out(`retain:   ${t.target.padEnd(9)} kept ${t.kept}, removed ${t.removed.length}${t.error ? p.red(`: ${t.error}`) : ''}`);
+  for (const t of r.targets)
+    out.out(`target:   ${t.target.padEnd(9)} ${t.status === 'failed' ? p.red('failed') : t.status === 'would-copy' ? p.yellow(t.replaced ? 'would replace a copy that does not verify' : 'would copy') : p.green(t.status)}${t.replaced && t.status === 'copied' ? p.yellow(' (replaced a copy that did not verify)') : ''}${t.verify ? ` (verified by ${t.verify})` : ''}${t.error ? `: ${t.error}` : ''}`);
+  for (const t of r.retention)
+    out.out(`retain:   ${t.target.padEnd(9)} ${r.dry_run ? `would keep ${t.kept}, would remove ${t.would_remove.length}${t.would_remove.length ? ` (${t.would_remove.join(', ')})` : ''}` : `kept ${t.kept}, removed ${t.removed.length}`}${t.error ? p.red(`: ${t.error}`) : ''}`);
   const verdict = code === 0 ? p.green('ok') : code === 1 ? p.yellow('finished with failures') : p.red(`failed (exit ${code})`);
   out.out(`run:      ${verdict} in ${(r.duration_ms / 1000).toFixed(1)}s${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ''}`);
 }
 
 const runCmd: Command = {
   summary: 'the scheduled job: snapshot, export + push when needed, verify, retention, report',
-  usage: '[--dry-run]',
+  usage: '[--dry-run] [--allow-deletions]',
   help: `  --dry-run  snapshot --check and prune --dry-run: report what would happen, write nothing
+  --allow-deletions
+             commit even when more than SNAPSHOT_MAX_DELETE_PERCENT of the tracked
+             files would be deleted or the role became unknown (else exit 9)
 A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
   17 * * * *  root  proxsave run -q`,
-  options: { 'dry-run': { type: 'boolean' } },
+  options: { 'dry-run': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },
   async run(c) {
     const ctx = contextOf(c);
     const { runJob, writeRunReport } = await import('../app/run.ts');
-    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true });
+    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true, allowDeletions: c.values['allow-deletions'] === true });
     const code = runExitCode(r);
     let paths: { json: string; log: string } | undefined;
     if (!r.dry_run) {
       try {
-        paths = writeRunReport({ dir: ctx.config.LOG_PATH, report: r, exitCode: code });
+        paths = writeRunReport({ dir: ctx.config.LOG_PATH, report: r, exitCode: code, keep: ctx.config.LOG_KEEP });
       } catch (e) {
         c.out.reporter.log('warn', `cannot write the run report to ${ctx.config.LOG_PATH}: ${(e as Error).message}`);
       }

@@ -18,6 +18,7 @@ import { EXIT, exitCodeForSnapshot } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { ARCHIVE_COMMANDS } from './archive-commands.ts';
 import { restoreCmd } from './restore-command.ts';
+import { displayName } from '../util/name-bytes.ts';
 
 export interface CommandEnv {
   name: string;
@@ -64,13 +65,15 @@ function renderTasks(out: Output, r: SnapshotReport): void {
     out.out(line);
   }
   const { ok, changed, skipped, failed } = r.recap;
-  if (!out.quiet) out.out(`${p.bold('recap:')} ok=${ok} changed=${changed} skipped=${skipped} failed=${failed}`);
+  // Warnings (skipped or refused entries) count in the recap, never in the exit code.
+  const warned = r.warnings.length > 0 ? ` warnings=${r.warnings.length}` : '';
+  if (!out.quiet) out.out(`${p.bold('recap:')} ok=${ok} changed=${changed} skipped=${skipped} failed=${failed}${warned}`);
 }
 
 async function renderChanges(out: Output, dir: string, changes: FileDiff[], { showSecrets, metaOnly = new Set<string>() }: { showSecrets: boolean; metaOnly?: Set<string> }): Promise<void> {
   for (const ch of changes) {
     if (metaOnly.has(ch.path)) {
-      out.out(`diff --proxsave a/${ch.path} b/${ch.path}\n(mode or owner changed; see .proxsave/metadata)`);
+      out.out(`diff --proxsave a/${displayName(ch.path)} b/${displayName(ch.path)}\n(mode or owner changed; see .proxsave/metadata)`);
       continue;
     }
     const { contentOf } = await history();
@@ -104,14 +107,19 @@ function liveDiffs(r: SnapshotReport): { files: FileDiff[]; metaOnly: Set<string
 
 const snapshotCmd: Command = {
   summary: 'run the tasks and commit when the configuration changed',
-  usage: '[--check] [--diff] [--tags T,…] [--skip-tags T,…] [-m MSG]',
+  usage: '[--check] [--diff] [--tags T,…] [--skip-tags T,…] [-m MSG] [--allow-deletions]',
   help: `  --check          plan and report, write nothing
   --diff           print the unified diff of each change (secrets masked)
   --tags T,…       run only tasks with one of these tags (or names); others keep their content
   --skip-tags T,…  skip tasks with these tags
   -m, --message M  commit summary instead of the generated one
-  --show-secrets   with --diff: show secret contents`,
-  options: { check: { type: 'boolean' }, diff: { type: 'boolean' }, tags: { type: 'string', multiple: true }, 'skip-tags': { type: 'string', multiple: true }, message: { type: 'string', short: 'm' }, 'show-secrets': { type: 'boolean' } },
+  --show-secrets   with --diff: show secret contents
+  --allow-deletions
+                   commit even when more than SNAPSHOT_MAX_DELETE_PERCENT of the
+                   tracked files would be deleted, or the role became unknown
+                   (refused with exit 9 otherwise). An unmounted /etc/pve
+                   (pmxcfs down) is refused regardless.`,
+  options: { check: { type: 'boolean' }, diff: { type: 'boolean' }, tags: { type: 'string', multiple: true }, 'skip-tags': { type: 'string', multiple: true }, message: { type: 'string', short: 'm' }, 'show-secrets': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },
   async run(c) {
     noExtraArgs(c, 0);
     const ctx = contextOf(c);
@@ -125,6 +133,7 @@ const snapshotCmd: Command = {
         check,
         locked: lock !== undefined,
         keepContent: c.values.diff === true,
+        allowDeletions: c.values['allow-deletions'] === true,
         selection: { tags: list(c.values.tags), skipTags: list(c.values['skip-tags']) },
         ...(typeof c.values.message === 'string' ? { message: c.values.message } : {}),
       });
@@ -133,7 +142,8 @@ const snapshotCmd: Command = {
     }
     for (const w of r.warnings) c.out.reporter.log('warn', w);
     if (c.out.json) {
-      c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures });
+      c.out.emit({ commit: r.commit, recap: r.recap, tasks: r.tasks.map((t) => ({ name: t.name, status: t.status, ...(t.reason ? { reason: t.reason } : {}) })), check: r.check, changes: r.changes.map((ch) => ({ path: ch.path, status: ch.status, volatile: ch.volatile })), critical_failures: r.criticalFailures, warnings: r.warnings, refused: r.refused ?? null, deleted: r.deleted, tracked: r.tracked });
+      if (r.refused) c.out.err(r.refused); // stdout is for the document; the refusal still reaches a person
     } else {
       renderTasks(c.out, r);
       if (c.values.diff) {
@@ -141,7 +151,11 @@ const snapshotCmd: Command = {
         await renderChanges(c.out, ctx.config.SNAPSHOT_PATH, files.filter((f) => !f.path.endsWith('/')), { showSecrets: c.values['show-secrets'] === true, metaOnly });
       }
       const p = c.out.paint;
-      if (r.criticalFailures.length > 0) c.out.err(p.red(`critical task failed (${r.criticalFailures.join(', ')}): nothing committed`));
+      if (r.criticalFailures.length > 0) {
+        c.out.err(p.red(`critical task failed (${r.criticalFailures.join(', ')}): nothing committed`));
+        const reasons = new Set(r.tasks.filter((t) => t.status === 'failed' && t.critical && t.reason).map((t) => t.reason!));
+        for (const why of reasons) c.out.err(`  ${why}`);
+      } else if (r.refused) c.out.err(p.red(r.refused));
       else if (c.out.quiet) {
         /* quiet: failures only */
       } else if (r.commit) c.out.out(`${r.check ? '' : 'committed '}${p.yellow(r.commit.slice(0, 12))}: ${r.changes.filter((x) => !x.path.endsWith('/')).length} path(s) changed`);
@@ -181,7 +195,7 @@ const diffCmd: Command = {
       files = await (await history()).diffRevisions({ dir, from: c.args[0]!, to: c.args[1] ?? 'HEAD' });
     }
     if (c.out.json) c.out.emit({ files: files.map((f) => ({ path: f.path, status: f.status })) });
-    else if (c.values['name-only']) for (const f of files) c.out.out(f.path);
+    else if (c.values['name-only']) for (const f of files) c.out.out(displayName(f.path));
     else if (c.values.stat) {
       const { contentOf } = await history();
       let add = 0;
@@ -191,7 +205,7 @@ const diffCmd: Command = {
         const n = await countLines(await contentOf(dir, f.oldOid), f.newContent ?? (await contentOf(dir, f.newOid)));
         add += n.added;
         del += n.removed;
-        c.out.out(` ${f.path} | ${secret ? 'secret' : n.binary ? 'binary' : `${n.added + n.removed} ${c.out.paint.green('+'.repeat(Math.min(n.added, 30)))}${c.out.paint.red('-'.repeat(Math.min(n.removed, 30)))}`}`);
+        c.out.out(` ${displayName(f.path)} | ${secret ? 'secret' : n.binary ? 'binary' : `${n.added + n.removed} ${c.out.paint.green('+'.repeat(Math.min(n.added, 30)))}${c.out.paint.red('-'.repeat(Math.min(n.removed, 30)))}`}`);
       }
       c.out.out(` ${files.length} file(s) changed, ${add} insertion(s)(+), ${del} deletion(s)(-)`);
     } else await renderChanges(c.out, dir, files, { showSecrets: c.values['show-secrets'] === true, metaOnly });
@@ -234,7 +248,7 @@ const showCmd: Command = {
       const f = await fileAt({ dir, rev: c.args[0]!, path: c.args[1] });
       if (c.out.json) c.out.emit({ commit: f.commit, path: c.args[1], secret: f.secret, content: f.secret && !showSecrets ? null : f.content.toString('utf8') });
       else if (f.secret && !showSecrets) c.out.out(`(secret content masked, ${f.content.length} bytes; use --show-secrets to reveal)`);
-      else process.stdout.write(f.content);
+      else c.out.write(f.content);
       return EXIT.OK;
     }
     const oid = await resolveRev({ dir, rev: c.args[0]! });

@@ -42,16 +42,17 @@ export function exitCodeForError(e: unknown): number {
 }
 
 /** Exit code of a snapshot that ran to the end. */
-export function exitCodeForSnapshot(r: { criticalFailures: string[]; recap: { failed: number } }): number {
-  if (r.criticalFailures.length > 0) return EXIT.COLLECTION;
+export function exitCodeForSnapshot(r: { criticalFailures: string[]; recap: { failed: number }; refused?: string | undefined }): number {
+  if (r.criticalFailures.length > 0 || r.refused !== undefined) return EXIT.COLLECTION;
   if (r.recap.failed > 0) return EXIT.PARTIAL;
   return EXIT.OK;
 }
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  success (warnings do not change it)      8  verification error
-  1  finished, a non-critical task/target     9  a critical task failed (nothing committed)
-     failed                                  10  archive error
+  1  finished, a non-critical task/target     9  a critical task failed, or the snapshot
+     failed                                      was refused (nothing committed)
+                                             10  archive error
   2  configuration or usage error            11  compression error
   4  backup error (pre-checks, lock, repo)   12  not enough disk space
   5  local (primary) storage error           15  encryption error

@@ -4,12 +4,12 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VERSION } from '../app/context.ts';
-import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
+import { checkRootPrefix, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import type { KeyName } from '../config/keys.ts';
 import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import { clockFromEnv } from '../ports/clock.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeForError } from './exit-codes.ts';
-import { createOutput, type Output } from './output.ts';
+import { createOutput, type Output, type OutputStream } from './output.ts';
 import { COMMANDS, type CommandEnv } from './commands.ts';
 
 const GLOBAL_OPTIONS = {
@@ -50,19 +50,25 @@ ${EXIT_CODES_HELP}
 `;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Where the CLI writes; tests pass in-memory streams to run it in-process. */
+export interface CliStreams {
+  stdout: OutputStream;
+  stderr: OutputStream;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { stdout, stderr }: CliStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   // Global options may come before the command; the command word is the first positional.
-  let out: Output = createOutput({ env, noColor: argv.includes('--no-color'), json: argv.includes('--json') });
+  let out: Output = createOutput({ env, noColor: argv.includes('--no-color'), json: argv.includes('--json'), stdout, stderr });
   try {
     const cmdIndex = findCommand(argv);
     const name = cmdIndex === -1 ? undefined : argv[cmdIndex]!;
     if (name === undefined) {
       if (argv.includes('--version')) {
-        process.stdout.write(`proxsave ${VERSION}\n`);
+        out.write(`proxsave ${VERSION}\n`);
         return EXIT.OK;
       }
       if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-        process.stdout.write(mainHelp());
+        out.write(mainHelp());
         return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
       }
       throw new ProxsaveError('USAGE', 'no command given', { hint: 'see proxsave --help' });
@@ -78,10 +84,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
     if (values.help) {
-      process.stdout.write(`Usage: proxsave ${name} ${command.usage}\n\n${command.summary}\n${command.help ? '\n' + command.help + '\n' : ''}\n${EXIT_CODES_HELP}\n`);
+      out.write(`Usage: proxsave ${name} ${command.usage}\n\n${command.summary}\n${command.help ? '\n' + command.help + '\n' : ''}\n${EXIT_CODES_HELP}\n`);
       return EXIT.OK;
     }
-    out = createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true });
+    out = createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true, stdout, stderr });
     const cmdEnv: CommandEnv = {
       name,
       args: parsed.positionals,
@@ -118,6 +124,7 @@ function loadEffectiveConfig(values: Record<string, unknown>, env: NodeJS.Proces
   if (typeof values.root === 'string') flags.SYSTEM_ROOT_PREFIX = { value: values.root, flag: '--root' };
   const loaded = loadConfig({ file, env, flags });
   for (const w of loaded.warnings) out.reporter.log('warn', w);
+  checkRootPrefix(loaded);
   return loaded;
 }
 

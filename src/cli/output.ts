@@ -3,6 +3,12 @@
 import { Chalk } from 'chalk';
 import type { Level, Reporter } from '../ports/reporter.ts';
 
+/** The part of a stream the output uses: process.stdout, or a test's buffer. */
+export interface OutputStream {
+  write(chunk: string | Uint8Array): unknown;
+  isTTY?: boolean;
+}
+
 export interface Output {
   json: boolean;
   quiet: boolean;
@@ -10,6 +16,8 @@ export interface Output {
   color: boolean;
   out(line?: string): void;
   err(line: string): void;
+  /** Raw bytes or text on stdout (file contents, help), even with --json. */
+  write(chunk: string | Uint8Array): void;
   /** Prints the --json document. */
   emit(value: unknown): void;
   paint: Paint;
@@ -33,7 +41,7 @@ function paintWith(level: 0 | 1): Paint {
   return { green: (s) => c.green(s), yellow: (s) => c.yellow(s), red: (s) => c.red(s), cyan: (s) => c.cyan(s), dim: (s) => c.dim(s), bold: (s) => c.bold(s) };
 }
 
-export function createOutput({ json = false, quiet = false, verbose = false, noColor = false, env = process.env, stdout = process.stdout, stderr = process.stderr } = {}): Output {
+export function createOutput({ json = false, quiet = false, verbose = false, noColor = false, env = process.env, stdout = process.stdout as OutputStream, stderr = process.stderr as OutputStream } = {}): Output {
   const color = !noColor && env.NO_COLOR === undefined && stdout.isTTY === true && env.TERM !== 'dumb';
   const progressOn = !json && !quiet && stderr.isTTY === true;
   let progressShown = false;
@@ -61,6 +69,10 @@ export function createOutput({ json = false, quiet = false, verbose = false, noC
     err(line) {
       clearProgress();
       stderr.write(line + '\n');
+    },
+    write(chunk) {
+      clearProgress();
+      stdout.write(chunk);
     },
     emit(value) {
       stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -41,6 +41,7 @@ export const KEYS = {
   BACKUP_PATH: { type: path, default: '/var/lib/proxsave/backup', section: 'Paths', doc: 'Local (primary) target: exported archives are stored here. Its failure is critical.' },
   LOG_PATH: { type: path, default: '/var/log/proxsave', section: 'Paths', doc: 'Directory for run logs and the JSON run report.' },
   LOCK_PATH: { type: path, default: '/run/lock/proxsave', section: 'Paths', doc: 'Directory of the run lock file (proxsave.lock). A second concurrent run exits 16.' },
+  LOG_KEEP: { type: int(1, 100000), default: '60', section: 'Paths', doc: 'Run reports kept in LOG_PATH (a .json and a .log per run): the newest LOG_KEEP runs stay, older ones are deleted after each run.' },
   COMMAND_PATH: { type: { kind: 'pathlist' }, default: '', section: 'Paths', doc: 'Directories searched before the system PATH for task commands (stub commands in tests).' },
 
   // Collection
@@ -48,6 +49,7 @@ export const KEYS = {
   COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
   BACKUP_EXCLUDE_PATTERNS: { type: list, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
   CUSTOM_BACKUP_PATHS: { type: list, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
+  SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given: an unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
   MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
 
   // Toggles

@@ -1,7 +1,7 @@
 // Loads the effective configuration: defaults < file < environment < flags.
 // Every invalid value is reported with where it came from (FILE:LINE) and
 // what is allowed; nothing is written by anyone before this succeeds.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/errors.ts';
 import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
@@ -134,6 +134,28 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
       out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });
   }
   return out;
+}
+
+/**
+ * The host root must be an existing directory. A wrong --root read as a host
+ * looks like one whose whole configuration was deleted, so the CLI checks
+ * this before any command runs (exit 2). Separate from loadConfig, which only
+ * validates values (a template may name a root that exists only later).
+ */
+export function checkRootPrefix({ config, sources }: Pick<LoadedConfig, 'config' | 'sources'>): void {
+  const why = checkRootDir(config.SYSTEM_ROOT_PREFIX);
+  if (why)
+    throw new ProblemsError('CONFIG', [{ ...locate(sources.SYSTEM_ROOT_PREFIX), key: 'SYSTEM_ROOT_PREFIX', message: `${config.SYSTEM_ROOT_PREFIX}: ${why}` }], {
+      hint: 'SYSTEM_ROOT_PREFIX (--root) must be the root directory of the host to back up; nothing was read or written',
+    });
+}
+
+function checkRootDir(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : 'not a directory';
+  } catch (e) {
+    return errnoCode(e) === 'ENOENT' ? 'no such directory' : `cannot access (${errnoCode(e) ?? (e as Error).message})`;
+  }
 }
 
 type Coerced = { value: unknown } | { error: string; allowed?: string };

@@ -3,7 +3,7 @@
 // the root is ever read and loops cannot happen) and skips FIFOs, sockets and
 // devices with a warning. Reading content is left to the snapshot stage,
 // which first asks its stat cache.
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import type { Accounts } from '../facts/accounts.ts';
@@ -13,6 +13,8 @@ import type { LoadedTask } from '../tasks/load-tasks.ts';
 import { parseSize } from '../util/size.ts';
 import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
+import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
+import { refusedName } from '../snapshot/git-names.ts';
 import { newPlan, type Entry, type TaskPlan } from './types.ts';
 
 export interface PlanFilesOptions {
@@ -26,11 +28,17 @@ export interface PlanFilesOptions {
   paths?: readonly string[];
 }
 
-/** Names git refuses inside a tree (`git fsck --strict`): etckeeper's /etc/.git and friends. */
-function isGitName(name: string): boolean {
-  const n = name.toLowerCase();
-  return n === '.git' || n === 'git~1' || n === '.gitmodules';
-}
+// Names are bytes (util/name-bytes): every fs call gets fsPath(), every
+// name read from the host goes through decodeName().
+const lstat = (real: string): Stats => onPath(real, (p) => lstatSync(p));
+
+/**
+ * pmxcfs' virtual status files: generated on every read, not configuration,
+ * never stored in config.db (.debug is writable and toggles debug logging).
+ * A task that lists them in `exclude:` skips them quietly; any other task
+ * that reaches them skips them with a warning.
+ */
+const PMXCFS_VIRTUAL = new Set(['/etc/pve/.version', '/etc/pve/.members', '/etc/pve/.vmlist', '/etc/pve/.clusterlog', '/etc/pve/.rrd', '/etc/pve/.debug']);
 
 const kindOf = (st: Stats): string =>
   st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'special file';
@@ -46,6 +54,10 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
   const seen = new Set<string>();
   const dirSeen = new Set<string>();
 
+  const show = displayName;
+  // Hard links: an inode seen twice (nlink > 1) carries its dev:ino, and the
+  // snapshot stage links the group to its first path.
+  const inodeOf = (st: Stats) => (st.nlink > 1 && !st.isDirectory() ? { inode: `${st.dev}:${st.ino}` } : {});
   const own = (st: Stats) => ({ mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, owner: accounts.user(st.uid), group: accounts.group(st.gid) });
   const isSecret = (hostPath: string) => allSecret || matchesAny(hostPath, secretGlobs);
 
@@ -54,7 +66,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     while (dir !== '/' && !dirSeen.has(dir)) {
       dirSeen.add(dir);
       try {
-        const st = lstatSync(root.real(dir));
+        const st = lstat(root.real(dir));
         if (st.isDirectory()) plan.entries.push({ path: dir.slice(1), type: 'd', ...own(st), volatile: false, secret: false, task: task.name });
       } catch {
         /* an ancestor we cannot stat is recorded with defaults at export */
@@ -66,11 +78,28 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
   const visit = (hostPath: string, st: Stats, filter: RegExp | undefined) => {
     if (seen.has(hostPath)) return;
     const name = posix.basename(hostPath);
-    if (isGitName(name)) {
-      plan.warnings.push(`${hostPath}: skipped (git cannot store a path named ${name})`);
-      return;
+    if (hostPath !== '/') {
+      const kind = st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'file';
+      const why =
+        hostPath === '/.proxsave'
+          ? 'the snapshot keeps its own metadata under .proxsave/'
+          : refusedName(name, kind, () => {
+              try {
+                return st.isFile() && st.size <= limit ? onPath(root.real(hostPath), (p) => readFileSync(p)) : undefined;
+              } catch {
+                return undefined;
+              }
+            });
+      if (why !== undefined && !(hostPath !== '/' && matchesAny(hostPath, excludes))) {
+        plan.warnings.push(`${show(hostPath)}: skipped, ${why}${kind === 'directory' ? ' (nothing below it is collected)' : ''}`);
+        return;
+      }
     }
     if (hostPath !== '/' && matchesAny(hostPath, excludes)) return;
+    if (PMXCFS_VIRTUAL.has(hostPath)) {
+      plan.warnings.push(`${hostPath}: skipped, a pmxcfs virtual status file (generated on every read, not configuration)`);
+      return;
+    }
     const matched = filter === undefined || filter.test(hostPath);
     const base = { volatile: def.volatile, secret: isSecret(hostPath), task: task.name };
     if (st.isDirectory()) {
@@ -82,9 +111,9 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
       }
       let names: string[];
       try {
-        names = readdirSync(root.real(hostPath)).sort();
+        names = onPath(root.real(hostPath), (p) => readdirSync(p, { encoding: 'buffer' })).map(decodeName).sort();
       } catch (e) {
-        plan.errors.push(`${hostPath}: cannot list directory (${errnoCode(e) ?? (e as Error).message})`);
+        plan.errors.push(`${show(hostPath)}: cannot list directory (${errnoCode(e) ?? (e as Error).message})`);
         plan.keep.push(hostPath.slice(1) + '/');
         return;
       }
@@ -92,10 +121,10 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
         const child = hostPath === '/' ? '/' + n : `${hostPath}/${n}`;
         let cst: Stats;
         try {
-          cst = lstatSync(root.real(child));
+          cst = lstat(root.real(child));
         } catch (e) {
           if (errnoCode(e) === 'ENOENT') continue; // vanished while walking
-          plan.errors.push(`${child}: cannot stat (${errnoCode(e) ?? (e as Error).message})`);
+          plan.errors.push(`${show(child)}: cannot stat (${errnoCode(e) ?? (e as Error).message})`);
           plan.keep.push(child.slice(1));
           continue;
         }
@@ -108,23 +137,23 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     seen.add(hostPath);
     if (st.isFile()) {
       if (st.size > limit) {
-        plan.warnings.push(`${hostPath}: skipped, ${st.size} bytes is over the size limit of ${limit} (previous version kept)`);
+        plan.warnings.push(`${show(hostPath)}: skipped, ${st.size} bytes is over the size limit of ${limit} (previous version kept)`);
         plan.keep.push(hostPath.slice(1));
         return;
       }
-      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), source: { real: root.real(hostPath), key: statKey(st) }, ...base });
+      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), ...inodeOf(st), source: { real: root.real(hostPath), key: statKey(st) }, ...base });
     } else if (st.isSymbolicLink()) {
       let target: string;
       try {
-        target = readlinkSync(root.real(hostPath));
+        target = decodeName(onPath(root.real(hostPath), (p) => readlinkSync(p, { encoding: 'buffer' })));
       } catch (e) {
-        plan.errors.push(`${hostPath}: cannot read link (${errnoCode(e) ?? (e as Error).message})`);
+        plan.errors.push(`${show(hostPath)}: cannot read link (${errnoCode(e) ?? (e as Error).message})`);
         plan.keep.push(hostPath.slice(1));
         return;
       }
-      plan.entries.push({ path: hostPath.slice(1), type: 'l', ...own(st), target, ...base });
+      plan.entries.push({ path: hostPath.slice(1), type: 'l', ...own(st), ...inodeOf(st), target, ...base });
     } else {
-      plan.warnings.push(`${hostPath}: skipped ${kindOf(st)}`);
+      plan.warnings.push(`${show(hostPath)}: skipped ${kindOf(st)} (not a file, directory or symlink)`);
       return;
     }
     addAncestors(hostPath);
@@ -137,7 +166,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     for (const part of posix.dirname(hostPath).split('/').filter(Boolean)) {
       p += '/' + part;
       try {
-        if (lstatSync(root.real(p)).isSymbolicLink()) return p;
+        if (lstat(root.real(p)).isSymbolicLink()) return p;
       } catch {
         return undefined; // missing: nothing below it to collect either
       }
@@ -150,16 +179,16 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     const start = glob ? globBase(pattern) : posix.normalize(pattern);
     const link = linkAbove(start);
     if (link) {
-      plan.warnings.push(`${start}: skipped, ${link} is a symlink (links are stored, never followed)`);
+      plan.warnings.push(`${show(start)}: skipped, ${show(link)} is a symlink (links are stored, never followed)`);
       continue;
     }
     let st: Stats;
     try {
-      st = lstatSync(root.real(start));
+      st = lstat(root.real(start));
     } catch (e) {
       const code = errnoCode(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') continue; // not on this host: nothing to collect
-      plan.errors.push(`${start}: cannot stat (${code ?? (e as Error).message})`);
+      plan.errors.push(`${show(start)}: cannot stat (${code ?? (e as Error).message})`);
       plan.keep.push(start.slice(1));
       continue;
     }

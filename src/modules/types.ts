@@ -24,8 +24,15 @@ export interface Entry extends Ownership {
   source?: { real: string; key: string };
   /** Generated content (command outputs, database copies). */
   content?: Buffer;
-  /** Symlink target, stored as the link's blob. */
+  /** Symlink target (name-bytes string form), stored as the link's blob. */
   target?: string;
+  /** `dev:ino` of a host file or symlink with more than one link (files module). */
+  inode?: string;
+  /**
+   * Set by the snapshot stage: this entry is a hard link to `link`, the
+   * first collected path (byte order) of the same inode.
+   */
+  link?: string;
   volatile: boolean;
   secret: boolean;
   task: string;

@@ -10,6 +10,7 @@ import { listCommitEntries, readCommitInfo, type ArchiveItem } from '../archive/
 import { readGitObject } from '../archive/read-git-object.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import { resolveRev } from '../snapshot/resolve-rev.ts';
+import { encodeName } from '../util/name-bytes.ts';
 import type { RestoreEntry } from './entry.ts';
 import { tarEntries } from './tar-entries.ts';
 
@@ -58,9 +59,11 @@ export interface CommitSource {
 async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<RestoreEntry> {
   const kind: string = item.kind;
   if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') throw new ProxsaveError('REPOSITORY', `${item.path}: restore does not know snapshot entries of kind ${kind}`);
-  const name = item.path === '.' ? Buffer.alloc(0) : Buffer.from(item.path, 'utf8');
+  // Paths are surrogate-escaped strings (src/util/name-bytes.ts): back to the exact bytes.
+  const name = item.path === '.' ? Buffer.alloc(0) : Buffer.from(encodeName(item.path));
   const base = { name, mode: item.mode, uid: item.uid, gid: item.gid };
   if (item.kind === 'directory') return { type: 'dir', ...base, size: 0 };
+  if (item.link !== undefined) return { type: 'hardlink', ...base, size: 0, link: Buffer.from(encodeName(item.link)) };
   const blob = async (): Promise<Buffer> => {
     const obj = await readGitObject({ dir, oid: item.oid!, cache });
     if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);

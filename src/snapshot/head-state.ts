@@ -4,11 +4,25 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashObject } from './objects.ts';
-import { METADATA_PATH, parseMetadata, type MetaEntry } from './read-metadata.ts';
+import { METADATA_PATH, comparePaths, parseMetadata, quotePath, unquotePath, type MetaEntry } from './read-metadata.ts';
 import { readBlob, readCommitInfo, readTreeFlat } from './repo.ts';
 import { loadStateCache, saveStateCache, type CachedFile, type StateCache } from './state-cache.ts';
 
 export const SECRETS_PATH = '.proxsave/secrets';
+
+/** .proxsave/secrets: a comment, then one path a line, quoted like the metadata paths when needed. */
+export function formatSecrets(paths: string[]): string {
+  return ['# paths whose content proxsave masks in diffs and logs', ...[...paths].sort(comparePaths).map(quotePath)].join('\n') + '\n';
+}
+
+export function parseSecrets(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const l of text.split('\n')) {
+    if (l === '' || l.startsWith('#')) continue;
+    out.add(l.startsWith('"') ? (unquotePath(l) ?? l) : l);
+  }
+  return out;
+}
 
 export interface LoadedState extends StateCache {
   secrets: Set<string>;
@@ -61,7 +75,7 @@ export async function loadState(dir: string, head: string | undefined): Promise<
       secretsText = await readBlob({ dir, oid: s.oid });
       rebuilt = true; // save the copy for next time
     }
-    for (const l of secretsText.toString('utf8').split('\n')) if (l && !l.startsWith('#')) secrets.add(l);
+    for (const p of parseSecrets(secretsText.toString('utf8'))) secrets.add(p);
   }
   const m = cache.files.get(METADATA_PATH);
   let metaText = headText(dir, 'metadata', m?.oid);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
 import { comparePaths } from './read-metadata.ts';
+import { encodeName, onPath } from '../util/name-bytes.ts';
 
 export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<string, TreeFile> }): void {
   const paths = [...files.keys()].sort(comparePaths);
@@ -19,11 +20,11 @@ export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<str
     const f = files.get(path)!;
     let st: BigIntStats | undefined;
     try {
-      st = lstatSync(join(dir, path), { bigint: true });
+      st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
     } catch {
       st = undefined; // missing in the working tree: zero stat makes git re-check it
     }
-    const name = Buffer.from(path);
+    const name = encodeName(path);
     const len = 62 + name.length;
     const padded = Math.ceil((len + 1) / 8) * 8;
     const e = Buffer.alloc(padded);

@@ -3,6 +3,7 @@
 // slow part of a first snapshot (ARCHITECTURE §10).
 import { createHash } from 'node:crypto';
 import { comparePaths } from './read-metadata.ts';
+import { encodeName } from '../util/name-bytes.ts';
 
 export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
 
@@ -60,7 +61,7 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>): { root: string
     items.sort((a, b) => compareTreeNames(a.name, a.dir, b.name, b.dir));
     const chunks: Buffer[] = [];
     for (const it of items) {
-      chunks.push(Buffer.from(`${it.mode} ${it.name}\0`), Buffer.from(it.oid, 'hex'));
+      chunks.push(Buffer.from(`${it.mode} `), encodeName(it.name), Buffer.of(0), Buffer.from(it.oid, 'hex'));
     }
     const content = Buffer.concat(chunks);
     const oid = hashObject('tree', content);

@@ -1,6 +1,7 @@
 // Unified diffs of snapshot content for `diff`, `show` and `snapshot --diff`.
 // Secret paths never show their content unless the caller asks for it.
 import { formatBytes } from '../util/size.ts';
+import { displayName } from '../util/name-bytes.ts';
 
 export interface PatchInput {
   path: string;
@@ -17,9 +18,10 @@ export function isBinary(b: Buffer | undefined): boolean {
 }
 
 export async function renderPatch(p: PatchInput, { showSecrets = false }: { showSecrets?: boolean } = {}): Promise<string> {
-  const a = p.status === 'added' ? '/dev/null' : `a/${p.path}`;
-  const b = p.status === 'deleted' ? '/dev/null' : `b/${p.path}`;
-  const head = [`diff --proxsave a/${p.path} b/${p.path}`];
+  const name = displayName(p.path); // raw bytes as \xNN, never U+FFFD
+  const a = p.status === 'added' ? '/dev/null' : `a/${name}`;
+  const b = p.status === 'deleted' ? '/dev/null' : `b/${name}`;
+  const head = [`diff --proxsave a/${name} b/${name}`];
   if (p.status === 'added' && p.newMode) head.push(`new file mode ${p.newMode}`);
   if (p.status === 'deleted' && p.oldMode) head.push(`deleted file mode ${p.oldMode}`);
   if (p.status === 'modified' && p.oldMode && p.newMode && p.oldMode !== p.newMode) head.push(`old mode ${p.oldMode}`, `new mode ${p.newMode}`);

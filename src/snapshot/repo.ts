@@ -1,12 +1,15 @@
 // The snapshot repository on disk: an ordinary non-bare git repository that
-// stock git reads. Reads go through isomorphic-git (loaded lazily, it costs
-// ~100 ms to import); writes of a snapshot go through PackWriter + refs here.
+// stock git reads. Objects are read by proxsave's own object reader and tree
+// parser (names are bytes, see util/name-bytes); isomorphic-git (loaded
+// lazily, it costs ~100 ms to import) only creates the repository and
+// resolves deltas. Writes of a snapshot go through PackWriter + refs here.
 import * as fs from 'node:fs';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { GitMode, TreeFile } from './objects.ts';
 import { objectReader } from './object-reader.ts';
+import { decodeName } from '../util/name-bytes.ts';
 
 export const BRANCH = 'main';
 export const HEAD_REF = `refs/heads/${BRANCH}`;
@@ -122,11 +125,9 @@ export interface CommitInfo {
 }
 
 export async function readCommitInfo({ dir, oid }: { dir: string; oid: string }): Promise<CommitInfo> {
-  const direct = objectReader(gitdirOf(dir)).read(oid);
-  if (direct?.type === 'commit') return parseCommit(oid, direct.content.toString('utf8'));
-  const g = await git();
-  const { commit } = await g.readCommit({ fs, dir, oid, cache: gitCache });
-  return { oid, tree: commit.tree, parents: commit.parent, message: commit.message, timestamp: commit.committer.timestamp, author: `${commit.author.name} <${commit.author.email}>` };
+  const o = await readRawObject(dir, oid);
+  if (o.type !== 'commit') throw new ProxsaveError('NOT_FOUND', `git object ${oid} is a ${o.type}, not a commit`);
+  return parseCommit(oid, o.content.toString('utf8'));
 }
 
 function parseCommit(oid: string, text: string): CommitInfo {
@@ -138,39 +139,52 @@ function parseCommit(oid: string, text: string): CommitInfo {
   return { oid, tree: field('tree')[0] ?? '', parents: field('parent'), message: split === -1 ? '' : text.slice(split + 2), timestamp: Number(committer?.[2] ?? 0), author: author?.[1] ?? '' };
 }
 
-interface TreeItem {
+export interface TreeItem {
+  /** The entry name in name-bytes string form (util/name-bytes). */
   path: string;
   mode: string;
   oid: string;
   type: 'tree' | 'blob' | 'commit';
 }
 
-/** One tree's entries, through the object reader when it can. */
-async function readTreeItems(dir: string, oid: string): Promise<TreeItem[]> {
+/**
+ * Any object: loose or whole packed through the object reader; a delta
+ * (only a manual `git gc` makes them) through isomorphic-git's raw object
+ * reader, which resolves it without parsing, so no name is ever checked.
+ */
+export async function readRawObject(dir: string, oid: string): Promise<{ type: string; content: Buffer }> {
   const direct = objectReader(gitdirOf(dir)).read(oid);
-  if (direct?.type === 'tree') {
-    const out: TreeItem[] = [];
-    const b = direct.content;
-    let p = 0;
-    while (p < b.length) {
-      const sp = b.indexOf(0x20, p);
-      const nul = b.indexOf(0, sp);
-      const mode = b.toString('latin1', p, sp).padStart(6, '0');
-      out.push({ mode, path: b.toString('utf8', sp + 1, nul), oid: b.toString('hex', nul + 1, nul + 21), type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
-      p = nul + 21;
-    }
-    return out;
-  }
+  if (direct) return direct;
   const g = await git();
-  return (await g.readTree({ fs, dir, oid, cache: gitCache })).tree as TreeItem[];
+  const o = await g.readObject({ fs, dir, oid, cache: gitCache, format: 'content' });
+  const b = o.object as Uint8Array;
+  return { type: o.type, content: Buffer.from(b.buffer, b.byteOffset, b.byteLength) };
+}
+
+/** Parses a tree object; names keep their exact bytes (decodeName). */
+export function parseTree(b: Buffer, oid = ''): TreeItem[] {
+  const out: TreeItem[] = [];
+  let p = 0;
+  while (p < b.length) {
+    const sp = b.indexOf(0x20, p);
+    const nul = sp === -1 ? -1 : b.indexOf(0, sp);
+    if (sp === -1 || nul === -1 || nul + 21 > b.length) throw new ProxsaveError('REPOSITORY', `git tree ${oid} is malformed`, { hint: 'run git fsck in the snapshot repository' });
+    const mode = b.toString('latin1', p, sp).padStart(6, '0');
+    out.push({ mode, path: decodeName(b.subarray(sp + 1, nul)), oid: b.toString('hex', nul + 1, nul + 21), type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
+    p = nul + 21;
+  }
+  return out;
+}
+
+/** One tree's entries, read and parsed by proxsave itself (never isomorphic-git's name-checking readTree). */
+export async function readTreeItems(dir: string, oid: string): Promise<TreeItem[]> {
+  const o = await readRawObject(dir, oid);
+  if (o.type !== 'tree') throw new ProxsaveError('REPOSITORY', `git object ${oid} is a ${o.type}, not a tree`);
+  return parseTree(o.content, oid);
 }
 
 export async function readBlob({ dir, oid }: { dir: string; oid: string }): Promise<Buffer> {
-  const direct = objectReader(gitdirOf(dir)).read(oid);
-  if (direct) return direct.content;
-  const g = await git();
-  const { blob } = await g.readBlob({ fs, dir, oid, cache: gitCache });
-  return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  return (await readRawObject(dir, oid)).content;
 }
 
 /** The blob at `path` in a tree, walking only the trees on the way; undefined when absent. */

@@ -15,7 +15,9 @@ const HEX = /^[0-9a-f]{4,40}$/i;
 
 async function peelToCommit(dir: string, oid: string, cache: object, rev: string): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
-    const obj = await git.readObject({ fs, dir, oid, cache });
+    // Raw content: a tree id must not go through isomorphic-git's tree
+    // parser, which throws on names git itself accepts.
+    const obj = await git.readObject({ fs, dir, oid, cache, format: 'content' });
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
       const { tag } = await git.readTag({ fs, dir, oid, cache });

@@ -8,13 +8,14 @@ import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
 import { buildTrees, formatCommit, hashObject, type GitMode } from './objects.ts';
 import { PackWriter } from './pack-writer.ts';
-import { formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
+import { comparePaths, formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
 import { ensureRepo, isRepo, readHead, updateHead } from './repo.ts';
 import { writeIndex } from './index-file.ts';
 import { commitMessage } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
 import { saveStateCache, type CachedFile } from './state-cache.ts';
-import { SECRETS_PATH, loadMetadata, loadState, saveCache, saveHeadText } from './head-state.ts';
+import { SECRETS_PATH, formatSecrets, loadMetadata, loadState, saveCache, saveHeadText } from './head-state.ts';
+import { displayName, encodeName, onPath } from '../util/name-bytes.ts';
 
 export { SECRETS_PATH } from './head-state.ts';
 
@@ -45,6 +46,11 @@ export interface SnapshotResult {
   bytesRead: number;
   filesRead: number;
   warnings: string[];
+  /** Tracked files (HEAD, .proxsave/ aside) the snapshot deletes, and how many were tracked. */
+  deleted: number;
+  tracked: number;
+  /** More than `maxDeletePercent` would be deleted: nothing was written. */
+  refusedDeletion: boolean;
 }
 
 export interface CommitInfoInput {
@@ -71,11 +77,13 @@ export interface TakeSnapshotOptions {
    */
   locked?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Refuse (write nothing, as with `check`) when more than this percentage of the tracked files would be deleted. */
+  maxDeletePercent?: number;
 }
 
 const gitModeOf = (e: Entry): GitMode => (e.type === 'l' ? '120000' : e.mode & 0o111 ? '100755' : '100644');
 
-export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, locked = false, onProgress }: TakeSnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, locked = false, onProgress, maxDeletePercent }: TakeSnapshotOptions): Promise<SnapshotResult> {
   const warnings: string[] = [];
   const exists = isRepo(dir);
   if (!check) await ensureRepo({ dir });
@@ -98,18 +106,32 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   for (const path of wanted.keys()) {
     for (let d = dirname(path); d !== '.'; d = dirname(d)) {
       if (wanted.has(d)) {
-        warnings.push(`${path}: skipped, ${d} is not a directory in the snapshot`);
+        warnings.push(`${displayName(path)}: skipped, ${displayName(d)} is not a directory in the snapshot`);
         wanted.delete(path);
         break;
       }
     }
   }
+  linkHardLinks(wanted);
   // Paths a task could not read keep their previous version and metadata.
   const kept = new Set<string>();
   for (const p of plans)
     for (const k of p.keep)
       for (const [path] of state.files)
         if ((path === k || (k.endsWith('/') && path.startsWith(k))) && !wanted.has(path)) kept.add(path);
+
+  // The shrink guard decides before anything is written: a path HEAD tracks
+  // that no task wants (nor keeps) is a deletion. Reads failing below only
+  // move paths to `kept`, so this count is an upper bound.
+  let tracked = 0;
+  let deletions = 0;
+  for (const [path, f] of state.files) {
+    if (path.startsWith('.proxsave/')) continue;
+    tracked++;
+    if (!wanted.has(path) && !kept.has(path) && !(ranTasks && !ranTasks.has(f.task))) deletions++;
+  }
+  const refusedDeletion = maxDeletePercent !== undefined && tracked > 0 && deletions * 100 > maxDeletePercent * tracked;
+  if (refusedDeletion) check = true;
 
   // 2. Object ids, reading only files whose stat changed.
   const next = new Map<string, CachedFile>();
@@ -152,7 +174,7 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
       let oid: string;
       let key = '';
       if (e.type === 'l') {
-        content = Buffer.from(e.target!);
+        content = encodeName(e.target!);
         oid = hashObject('blob', content);
       } else if (e.content) {
         content = e.content;
@@ -162,10 +184,10 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
         if (prev && prev.statKey === key && prev.mode === mode) oid = prev.oid;
         else {
           try {
-            content = readFileSync(e.source!.real);
+            content = onPath(e.source!.real, (p) => readFileSync(p));
           } catch (err) {
             const plan = planOf.get(e.task);
-            const msg = `${'/' + e.path}: cannot read (${errnoCode(err) ?? (err as Error).message})`;
+            const msg = `${displayName('/' + e.path)}: cannot read (${errnoCode(err) ?? (err as Error).message})`;
             if (plan) {
               plan.errors.push(msg);
               plan.status = 'failed';
@@ -239,7 +261,12 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   const metaText = structural ? Buffer.from(formatMetadata(metaEntries())) : state.metaText!;
   function metaEntries(): MetaEntry[] {
     const meta: MetaEntry[] = [];
-    for (const [path, e] of wanted) meta.push(toMeta(e, path));
+    for (const [path, e] of wanted) {
+      const m = toMeta(e, path);
+      // A link whose first path could not be read is an ordinary entry.
+      if (m.link !== undefined && !wanted.has(m.link)) delete m.link;
+      meta.push(m);
+    }
     for (const [path, d] of dirs) meta.push(toMeta(d, path));
     for (const path of kept) {
       const m = headMeta.get(path);
@@ -250,7 +277,7 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   }
   const secretPaths = [...wanted.values()].filter((e) => e.secret).map((e) => e.path);
   for (const path of kept) if (state.secrets.has(path)) secretPaths.push(path);
-  const secretsText = Buffer.from(['# paths whose content proxsave masks in diffs and logs', ...secretPaths.sort()].join('\n') + '\n');
+  const secretsText = Buffer.from(formatSecrets(secretPaths));
   for (const [path, content] of [[METADATA_PATH, metaText], [SECRETS_PATH, secretsText]] as const) {
     const oid = hashObject('blob', content);
     const prev = state.files.get(path);
@@ -271,6 +298,9 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     bytesRead,
     filesRead,
     warnings,
+    deleted: changes.filter((c) => c.status === 'deleted' && !c.path.endsWith('/')).length,
+    tracked,
+    refusedDeletion,
   };
   if (check || !commitWorthy) {
     pack?.abort();
@@ -316,7 +346,27 @@ function isKept(prefix: string, kept: Set<string>): boolean {
 }
 
 function toMeta(e: Entry, path: string): MetaEntry {
-  return { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, owner: sanitizeName(e.owner, e.uid), group: sanitizeName(e.group, e.gid), path };
+  return { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, owner: sanitizeName(e.owner, e.uid), group: sanitizeName(e.group, e.gid), path, ...(e.link === undefined ? {} : { link: e.link }) };
+}
+
+/**
+ * Hard links: entries of one inode (files module, `inode`) become links to
+ * the first of them in path order, which is the one an archive holds first.
+ */
+function linkHardLinks(wanted: Map<string, Entry>): void {
+  const groups = new Map<string, Entry[]>();
+  for (const e of wanted.values()) {
+    delete e.link;
+    if (e.inode === undefined || e.type === 'd') continue;
+    const g = groups.get(e.inode);
+    if (g) g.push(e);
+    else groups.set(e.inode, [e]);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    g.sort((a, b) => comparePaths(a.path, b.path));
+    for (let i = 1; i < g.length; i++) if (g[i]!.type === g[0]!.type) g[i]!.link = g[0]!.path;
+  }
 }
 
 function sanitizeName(name: string, id: number): string {
@@ -324,8 +374,8 @@ function sanitizeName(name: string, id: number): string {
 }
 
 function metaDiffers(old: MetaEntry | undefined, e: Entry): boolean {
-  if (!old) return e.type === 'd';
-  return old.type !== e.type || old.mode !== e.mode || old.uid !== e.uid || old.gid !== e.gid || old.owner !== sanitizeName(e.owner, e.uid) || old.group !== sanitizeName(e.group, e.gid);
+  if (!old) return e.type === 'd' || e.link !== undefined;
+  return old.type !== e.type || old.link !== e.link || old.mode !== e.mode || old.uid !== e.uid || old.gid !== e.gid || old.owner !== sanitizeName(e.owner, e.uid) || old.group !== sanitizeName(e.group, e.gid);
 }
 
 function wrapWriteError(e: unknown, dir: string): unknown {

@@ -8,6 +8,7 @@ import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from './objects.ts';
 import { writeIndex } from './index-file.ts';
 import { readBlob, readCommitInfo, readHead, readTreeFlat } from './repo.ts';
+import { decodeName, fsPath, isLongPath, onPath } from '../util/name-bytes.ts';
 
 export const JOURNAL = join('.git', 'proxsave', 'journal');
 
@@ -19,26 +20,30 @@ export function ensureDir(dir: string, rel: string): void {
   const key = `${dir}\0${rel}`;
   if (madeDirs.has(key)) return;
   ensureDir(dir, dirname(rel));
-  const full = join(dir, rel);
-  try {
-    const st = lstatSync(full);
-    if (!st.isDirectory()) {
-      unlinkSync(full);
+  onPath(join(dir, rel), (full) => {
+    try {
+      const st = lstatSync(full);
+      if (!st.isDirectory()) {
+        unlinkSync(full);
+        mkdirSync(full, { mode: 0o755 });
+      }
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT') throw e;
       mkdirSync(full, { mode: 0o755 });
     }
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-    mkdirSync(full, { mode: 0o755 });
-  }
+  });
   madeDirs.add(key);
 }
 
 export function writeWorkTree(dir: string, path: string, f: TreeFile, content: Buffer, existed: boolean): void {
   ensureDir(dir, dirname(path));
-  const full = join(dir, path);
+  onPath(join(dir, path), (full) => writeAt(full, f, content, existed));
+}
+
+function writeAt(full: string | Buffer, f: TreeFile, content: Buffer, existed: boolean): void {
   if (existed || f.mode === '120000') rmSync(full, { force: true, recursive: true });
   if (f.mode === '120000') {
-    symlinkSync(content.toString('utf8'), full);
+    symlinkSync(content, full); // the target's exact bytes
     return;
   }
   let fd: number;
@@ -69,12 +74,12 @@ export class WorkTreeWriter {
   constructor(private readonly dir: string, private readonly limit = 16) {}
 
   write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
-    if (f.mode === '120000' || existed) {
+    if (f.mode === '120000' || existed || isLongPath(join(this.dir, path))) {
       writeWorkTree(this.dir, path, f, content, existed);
       return;
     }
     ensureDir(this.dir, dirname(path));
-    const full = join(this.dir, path);
+    const full = fsPath(join(this.dir, path));
     const mode = f.mode === '100755' ? 0o755 : 0o644;
     this.queue.push(async () => {
       let fh;
@@ -126,13 +131,15 @@ export class WorkTreeWriter {
 export function removeWorkTree(dir: string, path: string): void {
   try {
     // A path that became a directory (file → dir drift) was replaced already.
-    if (!lstatSync(join(dir, path)).isDirectory()) unlinkSync(join(dir, path));
+    onPath(join(dir, path), (full) => {
+      if (!lstatSync(full).isDirectory()) unlinkSync(full);
+    });
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'ENOTDIR') throw e;
   }
   for (let d = dirname(path); d !== '.'; d = dirname(d)) {
     try {
-      rmdirSync(join(dir, d));
+      onPath(join(dir, d), (p) => rmdirSync(p));
       madeDirs.delete(`${dir}\0${d}`);
     } catch {
       break; // not empty
@@ -170,8 +177,9 @@ export async function recoverFromJournal(dir: string): Promise<void> {
   const files = head ? await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
   const present = new Set<string>();
   const walk = (rel: string) => {
-    for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
+    for (const d of onPath(join(dir, rel), (p) => readdirSync(p, { withFileTypes: true, encoding: 'buffer' }))) {
+      const name = decodeName(d.name);
+      const p = rel ? `${rel}/${name}` : name;
       if (p === '.git') continue;
       if (d.isDirectory()) walk(p);
       else present.add(p);
@@ -183,9 +191,11 @@ export async function recoverFromJournal(dir: string): Promise<void> {
     const content = await readBlob({ dir, oid: f.oid });
     let same = false;
     try {
-      const st = lstatSync(join(dir, p));
-      if (f.mode === '120000') same = st.isSymbolicLink();
-      else same = st.isFile() && st.size === content.length && hashObject('blob', readFileSync(join(dir, p))) === f.oid;
+      same = onPath(join(dir, p), (full) => {
+        const st = lstatSync(full);
+        if (f.mode === '120000') return st.isSymbolicLink();
+        return st.isFile() && st.size === content.length && hashObject('blob', readFileSync(full)) === f.oid;
+      });
     } catch {
       same = false;
     }

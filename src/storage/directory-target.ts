@@ -35,6 +35,10 @@ export interface DirectoryTargetOptions {
    * the target instead of hanging the run. 0 disables the probe.
    */
   probeTimeoutMs?: number;
+  /** Environment of the probe process (its PATH finds stat). */
+  env?: NodeJS.ProcessEnv;
+  /** The config key naming this directory (BACKUP_PATH), shown in every error. */
+  key?: string;
 }
 
 const TMP_RE = /^\.(.+)\.tmp-(\d+)$/;
@@ -51,9 +55,13 @@ export class DirectoryTarget implements Target {
   readonly #create: boolean;
   readonly #requireMount: boolean;
   readonly #probeTimeoutMs: number;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #key: string | undefined;
 
-  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0 }: DirectoryTargetOptions) {
+  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env, key }: DirectoryTargetOptions) {
+    this.#key = key;
     this.#probeTimeoutMs = probeTimeoutMs;
+    this.#env = env;
     this.kind = kind;
     this.location = resolve(path);
     this.critical = critical;
@@ -63,7 +71,7 @@ export class DirectoryTarget implements Target {
   }
 
   #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {
-    return new ProxsaveError(code, `${this.kind} target ${this.location}: ${message}`, {
+    return new ProxsaveError(code, `${this.kind} target ${this.#key ? `${this.#key}=` : ''}${this.location}: ${message}`, {
       cause,
       details: { target: this.kind, location: this.location },
     });
@@ -77,7 +85,7 @@ export class DirectoryTarget implements Target {
         throw this.#fail(`cannot create directory (${errnoCode(e) ?? String(e)})`, e);
       }
     }
-    if (this.#probeTimeoutMs > 0 && !(await responds(this.location, this.#probeTimeoutMs))) {
+    if (this.#probeTimeoutMs > 0 && !(await responds(this.location, this.#probeTimeoutMs, this.#env))) {
       throw this.#fail(`not responding within ${this.#probeTimeoutMs / 1000}s (a dead NFS/CIFS mount?); nothing was written to it`);
     }
     let st;
@@ -298,7 +306,7 @@ export function compareHashes(actual: { sha256: string; size: number }, expected
  * process stuck on a dead mount cannot be killed, so it is abandoned (unref)
  * rather than waited for. Without a stat binary the probe passes.
  */
-function responds(path: string, timeoutMs: number): Promise<boolean> {
+function responds(path: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<boolean> {
   return new Promise((resolveProbe) => {
     let settled = false;
     const done = (ok: boolean) => {
@@ -307,7 +315,7 @@ function responds(path: string, timeoutMs: number): Promise<boolean> {
       clearTimeout(timer);
       resolveProbe(ok);
     };
-    const child = spawn('stat', ['-f', '-c', '%a', '--', path], { stdio: 'ignore', detached: true });
+    const child = spawn('stat', ['-f', '-c', '%a', '--', path], { stdio: 'ignore', detached: true, env });
     const timer = setTimeout(() => {
       child.unref();
       try {

@@ -54,6 +54,11 @@ for (const name of HOST_NAMES) {
         '',
       ].join('\n'),
     );
+    // A hard link and a name that is not UTF-8 (issue 8 records both in the snapshot).
+    fs.mkdirSync(path.join(host.root, 'etc/network/interfaces.d'), { recursive: true });
+    fs.writeFileSync(path.join(host.root, 'etc/network/interfaces.d/vlans'), 'auto vmbr0.10\n');
+    fs.linkSync(path.join(host.root, 'etc/network/interfaces.d/vlans'), path.join(host.root, 'etc/network/interfaces.d/vlans.link'));
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(host.root, 'etc/network/interfaces.d/caf')), Buffer.from([0xe9])]), 'latin-1 name\n');
     const env = cleanEnv(server ? Object.fromEntries(Object.entries(server.env).filter(([k]) => k.startsWith('RCLONE_'))) as Record<string, string> : {});
     const run = (...a: string[]) => cli(['-c', config, ...a], env);
     const r = await run('run', '-q');
@@ -80,6 +85,13 @@ for (const name of HOST_NAMES) {
     // config.db is collected as an online SQLite copy (the sqlite module), not byte for byte.
     const diffs = [...first!].filter(([p, v]) => p !== '.' && p !== 'var/lib/pve-cluster/config.db' && live.get(p) !== v).map(([p, v]) => `${p}: restored ${v.slice(0, 60)} live ${live.get(p)?.slice(0, 60)}`);
     assert.deepEqual(diffs, []);
+    assert.ok(first!.has('etc/network/interfaces.d/caf\xe9'), 'the non-UTF-8 name came back as its bytes');
+    for (const label of sources.map(([l]) => l)) {
+      const out = w(`out-${label}`);
+      const a = fs.statSync(path.join(out, 'etc/network/interfaces.d/vlans.link'));
+      assert.equal(a.ino, fs.statSync(path.join(out, 'etc/network/interfaces.d/vlans')).ino, `${label}: the hard link is a hard link`);
+      assert.equal(a.nlink, 2);
+    }
     const info = await run('restore', '--rev', 'HEAD', '--with-info', '--to', w('with-info'));
     assert.equal(info.code, 0, info.stderr);
     assert.ok(fs.existsSync(w('with-info/.proxsave/metadata')));

@@ -1,11 +1,14 @@
-// Runs the real CLI as a separate process (what a user or cron runs).
+// Runs the CLI: in-process through main(argv, env) by default (fast), or as a
+// separate process (`spawn: true`) where a test needs one: kill, signals, the
+// lock held by another pid, a closed pipe.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main.ts';
 
 export const PROJECT = resolve(import.meta.dirname, '..', '..');
-const ENTRY = join(PROJECT, 'src', 'cli', 'index.ts');
+export const ENTRY = join(PROJECT, 'src', 'cli', 'index.ts');
 
 export interface CliResult {
   code: number | null;
@@ -21,7 +24,24 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-export function runCli(args: string[], { env = cleanEnv(), input, timeoutMs = 120_000 }: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export interface RunCliOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** Run as a separate `node --import tsx` process instead of in-process. */
+  spawn?: boolean;
+}
+
+export async function runCli(args: string[], { env = cleanEnv(), input, timeoutMs = 120_000, spawn: asProcess = false }: RunCliOptions = {}): Promise<CliResult> {
+  if (asProcess || input !== undefined) return runProcess(args, { env, input, timeoutMs });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  const sink = (into: Buffer[]) => ({ write: (c: string | Uint8Array) => into.push(Buffer.from(c)) });
+  const code = await main(args, env, { stdout: sink(stdout), stderr: sink(stderr) });
+  return { code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+}
+
+function runProcess(args: string[], { env, input, timeoutMs }: { env: NodeJS.ProcessEnv; input: string | undefined; timeoutMs: number }): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env, cwd: PROJECT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
