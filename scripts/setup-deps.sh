@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in git:git tar:tar xz:xz-utils zstd:zstd gzip:gzip bzip2:bzip2 sqlite3:sqlite3 rclone:rclone make:make g++:g++ python3:python3 sha256sum:coreutils bsdtar:libarchive-tools promtool:prometheus systemd-analyze:systemd man:man-db dpkg-deb:dpkg; do
+for pair in git:git tar:tar xz:xz-utils zstd:zstd gzip:gzip bzip2:bzip2 sqlite3:sqlite3 rclone:rclone make:make g++:g++ python3:python3 sha256sum:coreutils bsdtar:libarchive-tools promtool:prometheus systemd-analyze:systemd man:man-db dpkg-deb:dpkg age:age; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -3,9 +3,10 @@
 // Nothing appears under a final name before the archive verified.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archiveFileName } from '../archive/archive-name.ts';
+import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
 import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
 import { listCommitEntries, readCommitInfo } from '../archive/commit-entries.ts';
@@ -27,6 +28,8 @@ export interface ExportOptions {
   reporter?: Reporter;
   signal?: AbortSignal;
   scriptVersion?: string;
+  /** age encryption of the compressed stream (ENCRYPT_ARCHIVE). */
+  encryption?: { recipients: string[]; engine: AgeEngine; identityFile?: string };
 }
 
 export interface ExportResult {
@@ -96,6 +99,13 @@ function compare(written: WrittenEntry[], read: { name: string; typeflag: string
   return null;
 }
 
+/** The check of an encrypted archive without its key: hash and size of the file; the tar is what was written. */
+async function hashOnly(p: string, tarBytes: number, written: WrittenEntry[]) {
+  const h = new HashCounter();
+  await pipeline(fs.createReadStream(p, { highWaterMark: 1 << 20 }), h, new Writable({ write: (_c, _e, cb) => cb() }));
+  return { sha256: h.hash.digest('hex'), size: h.bytes, tarBytes, entries: written.map((w) => ({ ...w, mode: 0, uid: 0, gid: 0, uname: '', gname: '', linkname: '' })) };
+}
+
 export async function exportSnapshot({
   repoDir,
   rev = 'HEAD',
@@ -104,6 +114,7 @@ export async function exportSnapshot({
   reporter = silentReporter,
   signal,
   scriptVersion,
+  encryption,
 }: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const c = resolveCompression(compression);
@@ -113,7 +124,8 @@ export async function exportSnapshot({
   const t = info.trailers;
   const hostname = t.get('proxsave-host') || 'unknown-host';
   const created = new Date(info.time * 1000);
-  const name = archiveFileName({ hostname, time: created, type: c.type });
+  const name = archiveFileName({ hostname, time: created, type: c.type, encrypted: encryption !== undefined });
+  const decrypt = encryption?.identityFile ? () => createDecryptor({ identityFile: encryption.identityFile!, engine: encryption.engine }).stream : undefined;
   await fs.promises.mkdir(outDir, { recursive: true, mode: 0o700 });
   const archivePath = path.resolve(outDir, name);
   const sha256Path = `${archivePath}.sha256`;
@@ -136,14 +148,15 @@ export async function exportSnapshot({
     hostname,
     cluster_mode: (t.get('proxsave-cluster') ?? '').toLowerCase() === 'true' ? 'cluster' : 'standalone',
     script_version: t.get('proxsave-version') || scriptVersion || null,
-    encryption_mode: 'none',
+    encryption_mode: encryption ? 'age' : 'none',
     snapshot_commit: oid,
     snapshot_parent: info.parent,
   } as const;
 
   // An export of this commit with these settings that still verifies is kept as it is.
-  if (fs.existsSync(archivePath)) {
-    const v = await verifyArchive({ archivePath, reporter, ...(signal ? { signal } : {}) });
+  // (An encrypted one can only be checked with the identity; without it, it is rewritten.)
+  if (fs.existsSync(archivePath) && (!encryption || decrypt)) {
+    const v = await verifyArchive({ archivePath, reporter, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     const m = v.manifest;
     if (v.ok && m && m.snapshot_commit === oid && m.compression_level === c.level && m.compression_mode === c.mode) {
       reporter.log('info', `${name} already exists and verifies: reused`);
@@ -163,15 +176,12 @@ export async function exportSnapshot({
     const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
     const hasher = new HashCounter();
     const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
+    if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      await pipeline(
-        Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written }), { objectMode: false, highWaterMark: 1 << 20 }),
-        tarCounter,
-        compressor,
-        hasher,
-        out,
-        signal ? { signal } : {},
-      );
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written }), { objectMode: false, highWaterMark: 1 << 20 });
+      if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
+      else await pipeline(source, tarCounter, compressor, hasher, out, signal ? { signal } : {});
     } catch (e) {
       if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
       const code = errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
@@ -182,7 +192,9 @@ export async function exportSnapshot({
     const sha256 = hasher.hash.digest('hex');
 
     // Read back what is on disk before anyone can see it.
-    const checked = await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}) });
+    // Encrypted without AGE_IDENTITY_FILE: only the bytes on disk can be checked (hash, size).
+    const checked = encryption && !decrypt ? await hashOnly(partial, tarCounter.bytes, written) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
+    if (encryption && !decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);
     const problem =
       checked.sha256 !== sha256
         ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`

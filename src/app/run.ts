@@ -201,7 +201,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
     let pending: { name: string; time: Date; targets: Target[] } | undefined;
     if (wouldCommit) {
       const time = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
-      const name = archiveFileName({ hostname: ctx.facts.hostname, time, type: comp.type });
+      const name = archiveFileName({ hostname: ctx.facts.hostname, time, type: comp.type, encrypted: ctx.config.ENCRYPT_ARCHIVE });
       pending = { name, time, targets };
       for (const t of targets) report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'would-copy' });
       skip('export', `dry run: would commit ${report.snapshot.changes} path(s), export ${name} and push it to ${targets.map((t) => t.kind).join(', ')}`);
@@ -209,7 +209,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
       const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head! });
       const hostname = /^Proxsave-Host: (.*)$/m.exec(info.message)?.[1] ?? ctx.facts.hostname;
       const time = new Date(info.timestamp * 1000);
-      const name = archiveFileName({ hostname, time, type: comp.type });
+      const name = archiveFileName({ hostname, time, type: comp.type, encrypted: ctx.config.ENCRYPT_ARCHIVE });
       const missing: Target[] = [];
       const checks = new Map<Target, StoredCheck>();
       for (const t of targets) {
@@ -232,7 +232,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
         skip('export', `dry run: would export ${name} and push it to ${missing.map((t) => `${t.kind}${checks.get(t)?.state === 'corrupt' ? ' (replacing a copy that does not verify)' : ''}`).join(', ')}`);
       } else {
         // 3. Space, export, push. Loaded only here: an unchanged run never needs them.
-        const [{ checkSpace }, { exportSnapshot }, { pushToTargets }] = await Promise.all([import('../storage/check-space.ts'), import('./export.ts'), import('../storage/push.ts')]);
+        const [{ checkSpace }, { exportSnapshot }, { pushToTargets }, { encryptionFor }] = await Promise.all([import('../storage/check-space.ts'), import('./export.ts'), import('../storage/push.ts'), import('./restore-crypto.ts')]);
         const estimate = estimateArchiveSize(ctx.config.BACKUP_PATH, snap.bytesRead);
         // Only the local target can stop the run here: a required cloud that is
         // down still lets local and secondary get their copy, then exits 6.
@@ -259,6 +259,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
             report.partial = true;
           }
         });
+        const encryption = encryptionFor(ctx.config);
         const exp: ExportResult = await phase('export', () =>
           exportSnapshot({
             repoDir: ctx.config.SNAPSHOT_PATH,
@@ -267,6 +268,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
             compression: { type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' },
             reporter,
             scriptVersion: VERSION,
+            ...(encryption ? { encryption } : {}),
           }),
         );
         report.export = { archive: exp.archivePath, reused: exp.reused, entries: exp.entries, bytes_in: exp.bytesIn, bytes_out: exp.bytesOut, ratio: exp.bytesIn > 0 ? exp.bytesOut / exp.bytesIn : null };

@@ -2,12 +2,13 @@
 // full decompression, tar structure, and the manifest against the file.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { compressionFromPath } from '../archive/archive-name.ts';
 import { checkArchive } from '../archive/check-archive.ts';
 import { parseSha256Sidecar, readManifest, type Manifest } from '../archive/manifest.ts';
-import { isProxsaveError } from '../core/errors.ts';
+import { isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 
 export interface VerifyReport {
@@ -22,10 +23,13 @@ export async function verifyArchive({
   archivePath,
   reporter = silentReporter,
   signal,
+  decrypt,
 }: {
   archivePath: string;
   reporter?: Reporter;
   signal?: AbortSignal;
+  /** Decryption stage for `.age` archives; without it they are reported as undecryptable. */
+  decrypt?: () => Duplex;
 }): Promise<VerifyReport> {
   const problems: string[] = [];
   const report = (): VerifyReport => ({ archivePath, ok: problems.length === 0, problems });
@@ -38,10 +42,14 @@ export async function verifyArchive({
     return report();
   }
   if (problems.length) return report();
-  const type = compressionFromPath(archivePath);
+  const encrypted = archivePath.endsWith('.age');
+  const type = compressionFromPath(encrypted ? archivePath.slice(0, -4) : archivePath);
   if (type === null) {
-    problems.push(`${base}: unknown archive extension (expected .tar, .tar.zst, .tar.xz, .tar.gz, .tar.bz2 or .tar.lzma)`);
+    problems.push(`${base}: unknown archive extension (expected .tar, .tar.zst, .tar.xz, .tar.gz, .tar.bz2 or .tar.lzma, optionally .age)`);
     return report();
+  }
+  if (encrypted && !decrypt) {
+    throw new ProxsaveError('ENCRYPTION', `${base} is encrypted: set AGE_IDENTITY_FILE to the age identity that can decrypt it`);
   }
 
   let sidecar: { sha256: string; name: string } | null = null;
@@ -62,7 +70,7 @@ export async function verifyArchive({
   reporter.log('debug', `verifying ${archivePath}`);
   let entries: number | undefined;
   try {
-    const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}) });
+    const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     entries = checked.entries.length;
     if (sidecar && sidecar.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 ${checked.sha256} does not match the sidecar (${sidecar.sha256})`);
     if (manifest) {
@@ -72,7 +80,7 @@ export async function verifyArchive({
     }
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
-    if (!isProxsaveError(e)) throw e;
+    if (!isProxsaveError(e) || e.code === 'ENCRYPTION') throw e;
     problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
     // Decoding stopped early; still say whether the bytes are the ones that were written.
     const sha = await hashFile(archivePath);

@@ -2,7 +2,7 @@
 // Whatever is wrong (truncation, a flipped bit, a bad header) is a VERIFY error.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
@@ -44,11 +44,14 @@ export async function checkArchive({
   type,
   engine,
   signal,
+  decrypt,
 }: {
   path: string;
   type: CompressionType;
   engine?: 'auto' | 'cli' | 'library';
   signal?: AbortSignal;
+  /** Decryption stage for .age archives (the hash is of the encrypted file). */
+  decrypt?: () => Duplex;
 }): Promise<CheckedArchive> {
   const hasher = new HashCounter();
   const counter = new Counter();
@@ -59,7 +62,9 @@ export async function checkArchive({
   const chosen = engine ?? (type === 'gzip' || (type === 'zstd' && hasNative('zstd-napi')) ? 'library' : 'auto');
   const { stream } = createDecompressor({ type, engine: chosen, code: 'VERIFY' });
   try {
-    await pipeline(fs.createReadStream(path, { highWaterMark: 1 << 20 }), hasher, stream, counter, parser, signal ? { signal } : {});
+    const read = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+    if (decrypt) await pipeline(read, hasher, decrypt(), stream, counter, parser, signal ? { signal } : {});
+    else await pipeline(read, hasher, stream, counter, parser, signal ? { signal } : {});
   } catch (e) {
     if (e instanceof ProxsaveError) throw e;
     if ((e as Error).name === 'AbortError') throw e;

@@ -47,8 +47,8 @@ export function resetExecutableCache(): void {
   which.clear();
 }
 
-/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a COMPRESSION error. */
-function processDuplex(file: string, args: string[], what: string): Duplex {
+/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a `code` (COMPRESSION) error. */
+export function processDuplex(file: string, args: string[], what: string, errCode: 'COMPRESSION' | 'ENCRYPTION' = 'COMPRESSION'): Duplex {
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -56,10 +56,10 @@ function processDuplex(file: string, args: string[], what: string): Duplex {
     stderr = (stderr + d).slice(-4000);
   });
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new ProxsaveError('COMPRESSION', `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
+    child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new ProxsaveError('COMPRESSION', `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      else reject(new ProxsaveError(errCode, `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
     });
   });
   exited.catch(() => {});

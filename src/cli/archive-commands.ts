@@ -23,6 +23,7 @@ the same settings that already exists and verifies is not rewritten.`,
     if (c.args.length > 1) throw new ProxsaveError('USAGE', `export: unexpected argument "${c.args[1]}"`);
     const { config } = c.loadConfig();
     const { exportSnapshot } = await import('../app/export.ts');
+    const encryption = (await import('../app/restore-crypto.ts')).encryptionFor(config);
     const r = await exportSnapshot({
       repoDir: config.SNAPSHOT_PATH,
       ...(c.args[0] ? { rev: c.args[0] } : {}),
@@ -30,6 +31,7 @@ the same settings that already exists and verifies is not rewritten.`,
       compression: { type: config.COMPRESSION_TYPE, level: config.COMPRESSION_LEVEL, mode: config.COMPRESSION_MODE, threads: config.COMPRESSION_THREADS, engine: config.COMPRESSION_ENGINE as 'auto' | 'cli' | 'library' },
       reporter: c.out.reporter,
       scriptVersion: VERSION,
+      ...(encryption ? { encryption } : {}),
     });
     if (c.out.json) c.out.emit({ archive: r.archivePath, sha256: r.sha256Path, manifest_path: r.manifestPath, reused: r.reused, entries: r.entries, bytes_in: r.bytesIn, bytes_out: r.bytesOut, duration_ms: Math.round(r.durationMs), manifest: r.manifest });
     else {
@@ -42,14 +44,28 @@ the same settings that already exists and verifies is not rewritten.`,
 };
 
 const verifyCmd: Command = {
-  summary: 'verify archives on disk: sidecar sha256, decompression, tar structure, manifest',
-  usage: 'ARCHIVE…',
-  options: {},
+  summary: 'verify archives on disk or where a target stores them: sidecar sha256, decompression, tar structure, manifest',
+  usage: 'ARCHIVE… | --target local|secondary|cloud (--all | NAME…) [--download]',
+  help: `  --target T   re-verify archives where target T stores them (directories: in place;
+               cloud: rclone hashsum sha256 where the backend has it)
+  --all        every archive on the target
+  --download   cloud: download each archive and verify it fully
+Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
+  options: { target: { type: 'string' }, all: { type: 'boolean' }, download: { type: 'boolean' } },
   async run(c) {
+    if (c.values.target !== undefined || c.values.all || c.values.download) {
+      const { runVerifyTarget } = await import('./restore-command.ts');
+      return runVerifyTarget(c);
+    }
     if (c.args.length === 0) throw new ProxsaveError('USAGE', 'verify: which archive(s)?', { hint: 'proxsave verify /var/lib/proxsave/backup/HOST-backup-….tar.zst' });
     const { verifyArchive } = await import('../app/verify.ts');
+    // Only encrypted archives need the configuration (AGE_IDENTITY_FILE).
+    const decrypter = c.args.some((a) => a.endsWith('.age')) ? (await import('../app/restore-crypto.ts')).decrypterFor(c.loadConfig().config) : () => undefined;
     const reports = [];
-    for (const a of c.args) reports.push(await verifyArchive({ archivePath: a, reporter: c.out.reporter }));
+    for (const a of c.args) {
+      const decrypt = decrypter(a);
+      reports.push(await verifyArchive({ archivePath: a, reporter: c.out.reporter, ...(decrypt ? { decrypt } : {}) }));
+    }
     if (c.out.json) c.out.emit({ archives: reports.map((r) => ({ archive: r.archivePath, ok: r.ok, problems: r.problems, entries: r.entries ?? null })) });
     else
       for (const r of reports) {

@@ -18,6 +18,7 @@ import { EXIT, exitCodeForSnapshot } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { ARCHIVE_COMMANDS } from './archive-commands.ts';
 import { OPS_COMMANDS } from './ops-commands.ts';
+import { restoreCmd } from './restore-command.ts';
 import { displayName } from '../util/name-bytes.ts';
 
 export interface CommandEnv {
@@ -344,4 +345,5 @@ export const COMMANDS: Record<string, Command> = {
   config: configCmd,
   ...ARCHIVE_COMMANDS,
   ...OPS_COMMANDS,
+  restore: restoreCmd,
 };

@@ -84,7 +84,11 @@ export const KEYS = {
   COMPRESSION_MODE: { type: { kind: 'enum', values: ['fast', 'standard', 'maximum', 'ultra'] }, default: 'standard', section: 'Compression', doc: 'fast = level 1; standard = COMPRESSION_LEVEL; maximum = zstd 19, others 9 (xz --extreme); ultra = zstd 22 --ultra, others 9 (xz --extreme).' },
   COMPRESSION_THREADS: { type: int(0, 256), default: '0', section: 'Compression', doc: 'Compressor threads; 0 means all cores.' },
   COMPRESSION_ENGINE: { type: { kind: 'enum', values: ['auto', 'cli', 'library'] }, default: 'auto', section: 'Compression', doc: 'auto uses the system compressor CLI when installed (faster), else the in-process library.' },
-  ENCRYPT_ARCHIVE: { type: bool, default: 'false', section: 'Compression', doc: 'Archive encryption. Not supported by this version: true is refused (exit 15) rather than writing clear archives.' },
+  ENCRYPT_ARCHIVE: { type: bool, default: 'false', section: 'Encryption', doc: 'Encrypt each archive with age as it is written (<name>.tar.<ext>.age); sidecars stay plaintext (the sha256 is of the encrypted file). Needs AGE_RECIPIENT or AGE_RECIPIENT_FILE.' },
+  AGE_RECIPIENT: { type: list, default: '', section: 'Encryption', doc: 'age recipients (public keys): X25519 age1… keys; ssh-ed25519/ssh-rsa keys need the age program. Several may be given.' },
+  AGE_RECIPIENT_FILE: { type: path, default: '', section: 'Encryption', doc: 'File of age recipients, one per line (# comments), added to AGE_RECIPIENT.' },
+  AGE_IDENTITY_FILE: { type: path, default: '', section: 'Encryption', doc: 'age identity (private key) file for restore and verify of .age archives; with it, export also reads back what it wrote. Keep it off the host if the backups must stay secret from it.' },
+  AGE_ENGINE: { type: { kind: 'enum', values: ['auto', 'cli', 'library'] }, default: 'auto', section: 'Encryption', doc: 'auto uses the age program when installed (about 6x faster here), else the in-process age-encryption library.' },
 
   // Secondary target
   SECONDARY_ENABLED: { type: bool, default: 'false', section: 'Secondary target', doc: 'Copy archives to a second directory (often an NFS/CIFS mount).' },

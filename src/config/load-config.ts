@@ -94,9 +94,9 @@ export function loadConfig({ file, env = process.env, flags = {}, cwd = process.
   const cfg = config as Config;
   if (problems.length === 0) problems.push(...crossCheck(cfg, sources));
   if (problems.length > 0) throw new ProblemsError('CONFIG', problems, { hint: 'fix the values above; `proxsave config check` lists every problem' });
-  if (cfg.ENCRYPT_ARCHIVE)
-    throw new ProxsaveError('ENCRYPTION', `${where(sources.ENCRYPT_ARCHIVE)}: ENCRYPT_ARCHIVE=true, but this version of proxsave cannot encrypt archives`, {
-      hint: 'set ENCRYPT_ARCHIVE=false (archives stay 0600) or encrypt the target (e.g. an rclone crypt remote)',
+  if (cfg.ENCRYPT_ARCHIVE && cfg.AGE_RECIPIENT.length === 0 && !cfg.AGE_RECIPIENT_FILE)
+    throw new ProxsaveError('ENCRYPTION', `${where(sources.ENCRYPT_ARCHIVE)}: ENCRYPT_ARCHIVE=true needs AGE_RECIPIENT or AGE_RECIPIENT_FILE`, {
+      hint: 'age-keygen -o key.txt prints the public key (age1…) to use as AGE_RECIPIENT; keep key.txt (AGE_IDENTITY_FILE) somewhere safe',
     });
   return { config: cfg, sources, warnings, file };
 }
