@@ -1,5 +1,5 @@
 // bash completion for proxsave, generated from the command table.
-import { COMMANDS } from '../src/cli/commands.ts';
+import { COMMANDS } from '../src/cli/commands/index.ts';
 
 const GLOBAL = ['-c', '--config', '--root', '--json', '-q', '--quiet', '-v', '--verbose', '--no-color', '-h', '--help', '--version'];
 

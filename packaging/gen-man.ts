@@ -1,7 +1,7 @@
 // proxsave(1), generated from the same text as `proxsave --help`, each
 // command's --help, the exit codes and the configuration key table, so the
 // man page cannot drift from the program.
-import { COMMANDS } from '../src/cli/commands.ts';
+import { COMMANDS } from '../src/cli/commands/index.ts';
 import { EXIT_CODES_HELP } from '../src/cli/exit-codes.ts';
 import { mainHelp } from '../src/cli/main.ts';
 import { KEYS, type KeyDef } from '../src/config/keys.ts';

@@ -10,7 +10,8 @@ import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts
 import { clockFromEnv } from '../ports/clock.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeForError } from './exit-codes.ts';
 import { createOutput, type Output, type OutputStream } from './output.ts';
-import { COMMANDS, type CommandEnv } from './commands.ts';
+import type { CommandEnv } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },

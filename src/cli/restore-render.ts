@@ -4,7 +4,7 @@ import type { OpenedSource } from '../app/restore-source.ts';
 import type { Selection } from '../app/restore.ts';
 import type { PlannedPath } from '../app/restore-apply.ts';
 import { ProxsaveError } from '../core/errors.ts';
-import type { CommandEnv } from './commands.ts';
+import type { CommandEnv } from './command.ts';
 import { EXIT } from './exit-codes.ts';
 
 export async function runTo(c: CommandEnv, source: OpenedSource, dir: string, selection: Selection): Promise<number> {

@@ -1,33 +1,19 @@
-// proxsave restore and verify --target: argument checks and rendering; the
-// use cases are src/app/restore*.ts.
-import { ProxsaveError } from '../core/errors.ts';
-import type { TargetKind } from '../storage/target.ts';
-import type { Command, CommandEnv } from './commands.ts';
-import { contextOf } from './commands.ts';
-import { EXIT } from './exit-codes.ts';
-
-function list(v: unknown): string[] {
-  const arr = Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
-  return arr.flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
-}
-
-function targetKind(v: unknown): TargetKind | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'local' || v === 'secondary' || v === 'cloud') return v;
-  throw new ProxsaveError('USAGE', `--target must be local, secondary or cloud, got "${String(v)}"`);
-}
+// proxsave restore: a snapshot or archive back onto disk.
+import { ProxsaveError } from '../../core/errors.ts';
+import { EXIT } from '../exit-codes.ts';
+import { type CommandEnv, type Command, contextOf, list, targetOption } from '../command.ts';
 
 async function openFromArgs(c: CommandEnv) {
   const ctx = contextOf(c);
   const v = c.values;
   const rev = typeof v.rev === 'string' ? v.rev : undefined;
-  const target = targetKind(v.target);
+  const target = targetOption(v.target);
   const sources = [rev !== undefined, c.args.length > 0, target !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new ProxsaveError('USAGE', 'restore: give exactly one source: --rev REV, an ARCHIVE, or --target T (--latest | --archive NAME)');
   if (c.args.length > 1) throw new ProxsaveError('USAGE', `restore: unexpected argument "${c.args[1]}"`);
   if (target && (v.latest === true) === (typeof v.archive === 'string')) throw new ProxsaveError('USAGE', 'restore --target: give either --latest or --archive NAME');
-  const { openSource } = await import('../app/restore-source.ts');
-  const { decrypterFor } = await import('../app/restore-crypto.ts');
+  const { openSource } = await import('../../app/restore-source.ts');
+  const { decrypterFor } = await import('../../app/restore-crypto.ts');
   const source = await openSource({
     config: ctx.config,
     hostname: ctx.facts.hostname,
@@ -84,7 +70,7 @@ Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
   async run(c) {
     const v = c.values;
     if (typeof v.rollback === 'string') {
-      const { runRollback } = await import('./restore-render.ts');
+      const { runRollback } = await import('../restore-render.ts');
       return runRollback(c, v.rollback);
     }
     const modes = [typeof v.to === 'string', v['diff-live'] === true, v.check === true, v.apply === true].filter(Boolean).length;
@@ -93,7 +79,7 @@ Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
     const selection = { paths: list(v.paths), withInfo: v['with-info'] === true };
     const { ctx, source } = await openFromArgs(c);
     try {
-      const render = await import('./restore-render.ts');
+      const render = await import('../restore-render.ts');
       if (typeof v.to === 'string') return await render.runTo(c, source, v.to, selection);
       if (v['diff-live']) return await render.runDiffLive(c, ctx, source, selection);
       if (v.check) return await render.runCheck(c, ctx, source, selection);
@@ -107,13 +93,14 @@ Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
 export { EXIT };
 
 /** verify --target T (--all | NAME…) [--download] */
+
 export async function runVerifyTarget(c: CommandEnv): Promise<number> {
-  const kind = targetKind(c.values.target);
+  const kind = targetOption(c.values.target);
   if (!kind) throw new ProxsaveError('USAGE', 'verify: --all and --download go with --target T');
   if (c.values.all && c.args.length) throw new ProxsaveError('USAGE', 'verify --target: give --all or names, not both');
   const { config } = c.loadConfig();
-  const { verifyOnTarget } = await import('../app/verify-target.ts');
-  const { decrypterFor } = await import('../app/restore-crypto.ts');
+  const { verifyOnTarget } = await import('../../app/verify-target.ts');
+  const { decrypterFor } = await import('../../app/restore-crypto.ts');
   const r = await verifyOnTarget({ config, kind, names: c.args, all: c.values.all === true, download: c.values.download === true, reporter: c.out.reporter, env: c.env, decrypter: decrypterFor(config) });
   if (c.out.json) c.out.emit({ target: kind, location: r.location, archives: r.results });
   else
