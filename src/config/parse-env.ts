@@ -44,7 +44,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
       continue;
     }
     const startLine = line;
-    let body = raw.replace(/^\s*(export\s+)?/, '');
+    const body = raw.replace(/^\s*(export\s+)?/, '');
     const offset = raw.length - body.length;
     const eq = body.indexOf('=');
     if (eq <= 0) {

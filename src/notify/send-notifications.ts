@@ -22,10 +22,6 @@ export interface NotifyOptions {
   backoffMs?: number;
 }
 
-export function notificationChannels(config: Config): ('email' | 'webhook')[] {
-  return [...(config.EMAIL_ENABLED ? (['email'] as const) : []), ...(config.WEBHOOK_URL ? (['webhook'] as const) : [])];
-}
-
 export async function sendNotifications({ config, root, summary, env, backoffMs }: NotifyOptions): Promise<{ wanted: boolean; results: ChannelResult[] }> {
   if (!shouldNotify(config.NOTIFY_ON, summary)) return { wanted: false, results: [] };
   const secrets = [config.WEBHOOK_TOKEN, config.SNAPSHOT_REMOTE_TOKEN].filter(Boolean);

@@ -6,8 +6,6 @@
 import { parseArchiveName as parseName } from '../archive/archive-name.ts';
 import { MANIFEST_SUFFIX, SHA256_SUFFIX } from './target.ts';
 
-export const ARCHIVE_EXTENSIONS = ['zst', 'xz', 'gz', 'bz2', 'lzma'] as const;
-
 export interface ArchiveName {
   name: string;
   hostname: string;

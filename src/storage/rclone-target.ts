@@ -6,7 +6,8 @@ import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
 import { hashFile, hashStream } from './hash-file.ts';
-import { Rclone, RcloneError } from './rclone.ts';
+import type { Rclone } from './rclone.ts';
+import { RcloneError } from './rclone.ts';
 import {
   MANIFEST_SUFFIX,
   SHA256_SUFFIX,

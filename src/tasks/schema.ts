@@ -88,8 +88,6 @@ export const sqliteTask = z.strictObject({
   timeout: z.number().positive().max(86400).optional(),
 });
 
-export const taskSchema = z.union([filesTask, commandTask, sqliteTask]);
-
 export const taskFileSchema = z.strictObject({
   /** Output group for command tasks of this file: var/lib/proxsave-info/commands/<group>/. */
   group: z.string().regex(/^[a-z0-9_-]+$/).optional(),
@@ -101,9 +99,3 @@ export type CommandTask = z.infer<typeof commandTask>;
 export type SqliteTask = z.infer<typeof sqliteTask>;
 export type TaskDef = FilesTask | CommandTask | SqliteTask;
 export type ModuleName = 'files' | 'command' | 'sqlite';
-
-export function moduleOf(t: TaskDef): ModuleName {
-  if ('files' in t) return 'files';
-  if ('command' in t) return 'command';
-  return 'sqlite';
-}

@@ -57,7 +57,7 @@ for (const engine of ['cli', 'library'] as const) {
     });
     const r = await run('run', '-q');
     assert.equal(r.code, 0, r.stderr);
-    const name = fs.readdirSync(w('local')).find((f) => /\.tar\.zst\.age$/.test(f))!;
+    const name = fs.readdirSync(w('local')).find((f) => f.endsWith('.tar.zst.age'))!;
     assert.ok(name, 'archive is .tar.zst.age');
     const archive = path.join(w('local'), name);
     assert.equal(fs.statSync(archive).mode & 0o777, 0o600);
