@@ -9,9 +9,10 @@ import { archiveFileName } from '../archive/archive-name.ts';
 import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
 import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
-import { listCommitEntries, readCommitInfo } from '../archive/commit-entries.ts';
+import { listCommitEntries } from '../archive/commit-entries.ts';
+import { commitHost, readCommitInfo } from '../snapshot/repo.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
-import { resolveCompression, type CompressionEngine } from '../archive/resolve-compression.ts';
+import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
@@ -24,7 +25,7 @@ export interface ExportOptions {
   repoDir: string;
   rev?: string;
   outDir: string;
-  compression: { type: string; level: string; mode: string; threads: number; engine: CompressionEngine };
+  compression: CompressionSettings;
   reporter?: Reporter;
   signal?: AbortSignal;
   scriptVersion?: string;
@@ -120,10 +121,10 @@ export async function exportSnapshot({
   const c = resolveCompression(compression);
   const cache = {};
   const oid = await resolveRev({ dir: repoDir, rev, cache });
-  const info = await readCommitInfo({ dir: repoDir, oid, cache });
+  const info = await readCommitInfo({ dir: repoDir, oid });
   const t = info.trailers;
-  const hostname = t.get('proxsave-host') || 'unknown-host';
-  const created = new Date(info.time * 1000);
+  const hostname = commitHost(info);
+  const created = new Date(info.timestamp * 1000);
   const name = archiveFileName({ hostname, time: created, type: c.type, encrypted: encryption !== undefined });
   const decrypt = encryption?.identityFile ? () => createDecryptor({ identityFile: encryption.identityFile!, engine: encryption.engine }).stream : undefined;
   await fs.promises.mkdir(outDir, { recursive: true, mode: 0o700 });
@@ -150,7 +151,7 @@ export async function exportSnapshot({
     script_version: t.get('proxsave-version') || scriptVersion || null,
     encryption_mode: encryption ? 'age' : 'none',
     snapshot_commit: oid,
-    snapshot_parent: info.parent,
+    snapshot_parent: info.parents[0] ?? null,
   } as const;
 
   // An export of this commit with these settings that still verifies is kept as it is.
@@ -179,7 +180,7 @@ export async function exportSnapshot({
     const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
     if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, cache, written }), { objectMode: false, highWaterMark: 1 << 20 });
       if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
       else await pipeline(source, tarCounter, compressor, hasher, out, signal ? { signal } : {});
     } catch (e) {

@@ -7,6 +7,7 @@ import type { Facts, Role } from '../facts/detect-facts.ts';
 import type { TaskPlan } from '../modules/types.ts';
 import type { HostRoot } from '../ports/host-root.ts';
 import type { FilesTask } from '../tasks/schema.ts';
+import type { CommitInfo } from '../snapshot/repo.ts';
 
 export interface MountProblem {
   /** The host directory that does not hold what the installed product implies. */
@@ -82,7 +83,7 @@ export function failTasksUnder(plans: TaskPlan[], problems: MountProblem[]): str
 }
 
 /** The role recorded in a snapshot commit (its Proxsave-Role trailer). */
-export function roleOfCommit(message: string): Role | undefined {
-  const r = /^Proxsave-Role: (\S+)$/m.exec(message)?.[1];
+export function roleOfCommit(info: Pick<CommitInfo, 'trailers'>): Role | undefined {
+  const r = info.trailers.get('proxsave-role');
   return r === 'pve' || r === 'pbs' || r === 'dual' || r === 'unknown' ? r : undefined;
 }

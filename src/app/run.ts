@@ -5,11 +5,11 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { archiveFileName, parseArchiveName } from '../archive/archive-name.ts';
-import { resolveCompression } from '../archive/resolve-compression.ts';
+import { compressionSettings, resolveCompression } from '../archive/resolve-compression.ts';
 import { ProxsaveError, errnoCode, isProxsaveError } from '../core/errors.ts';
 import type { Level, Reporter } from '../ports/reporter.ts';
-import { readCommitInfo, readHead } from '../snapshot/repo.ts';
-import { parseSha256Sidecar } from '../storage/archive-name.ts';
+import { commitHost, readCommitInfo, readHead } from '../snapshot/repo.ts';
+import { parseSha256Sidecar } from '../archive/manifest.ts';
 import type { PushResult } from '../storage/push.ts';
 import { createTargets } from '../storage/targets.ts';
 import type { Target } from '../storage/target.ts';
@@ -197,7 +197,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
     let requiredFailure: ProxsaveError | undefined;
     // 2. Is the newest commit already on every target, and does each copy still verify?
     const targets = givenTargets ?? createTargets(ctx.config, { reporter, env: ctx.env });
-    const comp = resolveCompression({ type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' });
+    const comp = resolveCompression(compressionSettings(ctx.config));
     let pending: { name: string; time: Date; targets: Target[] } | undefined;
     if (wouldCommit) {
       const time = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
@@ -207,7 +207,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
       skip('export', `dry run: would commit ${report.snapshot.changes} path(s), export ${name} and push it to ${targets.map((t) => t.kind).join(', ')}`);
     } else {
       const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head! });
-      const hostname = /^Proxsave-Host: (.*)$/m.exec(info.message)?.[1] ?? ctx.facts.hostname;
+      const hostname = commitHost(info);
       const time = new Date(info.timestamp * 1000);
       const name = archiveFileName({ hostname, time, type: comp.type, encrypted: ctx.config.ENCRYPT_ARCHIVE });
       const missing: Target[] = [];
@@ -265,7 +265,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
             repoDir: ctx.config.SNAPSHOT_PATH,
             rev: head!,
             outDir: ctx.config.BACKUP_PATH,
-            compression: { type: ctx.config.COMPRESSION_TYPE, level: ctx.config.COMPRESSION_LEVEL, mode: ctx.config.COMPRESSION_MODE, threads: ctx.config.COMPRESSION_THREADS, engine: ctx.config.COMPRESSION_ENGINE as 'auto' },
+            compression: compressionSettings(ctx.config),
             reporter,
             scriptVersion: VERSION,
             ...(encryption ? { encryption } : {}),

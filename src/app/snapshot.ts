@@ -73,7 +73,7 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
   let roleLost: string | undefined;
   if (!allowDeletions && f.role === 'unknown') {
     const head = isRepo(dir) ? readHead({ dir }) : undefined;
-    const before = head ? roleOfCommit((await readCommitInfo({ dir, oid: head })).message) : undefined;
+    const before = head ? roleOfCommit(await readCommitInfo({ dir, oid: head })) : undefined;
     if (before && before !== 'unknown') roleLost = before;
   }
   const maxDeletePercent = allowDeletions ? undefined : ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;

@@ -1,15 +1,14 @@
 // proxsave verify ARCHIVE…: is this archive sound on its own? Sidecar hash,
 // full decompression, tar structure, and the manifest against the file.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { compressionFromPath } from '../archive/archive-name.ts';
 import { checkArchive } from '../archive/check-archive.ts';
 import { parseSha256Sidecar, readManifest, type Manifest } from '../archive/manifest.ts';
 import { isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
+import { hashFile } from '../util/hash-file.ts';
 
 export interface VerifyReport {
   archivePath: string;
@@ -83,7 +82,7 @@ export async function verifyArchive({
     if (!isProxsaveError(e) || e.code === 'ENCRYPTION') throw e;
     problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
     // Decoding stopped early; still say whether the bytes are the ones that were written.
-    const sha = await hashFile(archivePath);
+    const sha = (await hashFile(archivePath)).sha256;
     if (sidecar && sidecar.sha256 !== sha) problems.push(`${base}: SHA-256 ${sha} does not match the sidecar (${sidecar.sha256})`);
     if (manifest && manifest.sha256 !== sha) problems.push(`${base}: SHA-256 does not match the manifest`);
   }
@@ -92,10 +91,4 @@ export async function verifyArchive({
     if (manifest.compression_type !== type) problems.push(`manifest says ${manifest.compression_type} compression, the name says ${type}`);
   }
   return { ...report(), ...(manifest ? { manifest } : {}), ...(entries === undefined ? {} : { entries }) };
-}
-
-async function hashFile(p: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(p), h);
-  return h.digest('hex');
 }

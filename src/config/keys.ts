@@ -1,6 +1,7 @@
 // Every configuration key proxsave understands: its kind, default, allowed
 // values and documentation. configs/backup.env is the human copy of this
 // table; test/config/template.test.ts keeps the two in step.
+import { COMPRESSION_ALIASES, COMPRESSION_TYPES } from '../archive/resolve-compression.ts';
 
 export type KeyKind =
   | { kind: 'bool' }
@@ -79,7 +80,7 @@ export const KEYS = {
   BACKUP_STORAGE_STACK: toggle('LVM, multipath, iSCSI, mdadm configuration and listings.'),
 
   // Compression
-  COMPRESSION_TYPE: { type: { kind: 'enum', values: ['zstd', 'xz', 'gzip', 'bzip2', 'lzma', 'none'], aliases: { zst: 'zstd', gz: 'gzip', pigz: 'gzip', bz2: 'bzip2' } }, default: 'zstd', section: 'Compression', doc: 'Archive compression.' },
+  COMPRESSION_TYPE: { type: { kind: 'enum', values: COMPRESSION_TYPES, aliases: COMPRESSION_ALIASES }, default: 'zstd', section: 'Compression', doc: 'Archive compression.' },
   COMPRESSION_LEVEL: { type: str, default: '', section: 'Compression', doc: 'Level: gzip/bzip2 1-9, xz/lzma 0-9, zstd 1-22. Empty means the type default (zstd 3, xz 6, gzip 6, bzip2 9).' },
   COMPRESSION_MODE: { type: { kind: 'enum', values: ['fast', 'standard', 'maximum', 'ultra'] }, default: 'standard', section: 'Compression', doc: 'fast = level 1; standard = COMPRESSION_LEVEL; maximum = zstd 19, others 9 (xz --extreme); ultra = zstd 22 --ultra, others 9 (xz --extreme).' },
   COMPRESSION_THREADS: { type: int(0, 256), default: '0', section: 'Compression', doc: 'Compressor threads; 0 means all cores.' },

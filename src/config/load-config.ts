@@ -1,6 +1,8 @@
 // Loads the effective configuration: defaults < file < environment < flags.
 // Every invalid value is reported with where it came from (FILE:LINE) and
 // what is allowed; nothing is written by anyone before this succeeds.
+import type { CompressionType } from '../archive/archive-name.ts';
+import { LEVEL_RANGE } from '../archive/resolve-compression.ts';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/errors.ts';
@@ -30,7 +32,6 @@ export interface LoadConfigOptions {
 const ALIAS_TO_KEY = new Map<string, KeyName>();
 for (const k of KEY_NAMES) for (const a of (KEYS[k] as KeyDef).aliases ?? []) ALIAS_TO_KEY.set(a, k);
 
-const COMPRESSION_LEVELS: Record<string, [number, number]> = { zstd: [1, 22], xz: [0, 9], lzma: [0, 9], gzip: [1, 9], bzip2: [1, 9], none: [0, 0] };
 
 export function loadConfig({ file, env = process.env, flags = {}, cwd = process.cwd() }: LoadConfigOptions = {}): LoadedConfig {
   const problems: Problem[] = [];
@@ -128,7 +129,7 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
   need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
   if (c.COMPRESSION_LEVEL !== '') {
-    const [lo, hi] = COMPRESSION_LEVELS[c.COMPRESSION_TYPE] ?? [0, 0];
+    const [lo, hi] = LEVEL_RANGE[c.COMPRESSION_TYPE as CompressionType] ?? [0, 0];
     const n = Number(c.COMPRESSION_LEVEL);
     if (!/^\d+$/.test(c.COMPRESSION_LEVEL) || n < lo || n > hi)
       out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });

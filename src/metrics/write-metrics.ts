@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import type { RunReport } from '../app/run.ts';
 import { safeHostname } from '../archive/archive-name.ts';
 import { readCommitInfo } from '../snapshot/repo.ts';
-import { canonicalHostname, parseArchiveName } from '../storage/archive-name.ts';
+import { parseArchiveName } from '../archive/archive-name.ts';
+import { canonicalHostname } from '../storage/archive-name.ts';
 import type { Target } from '../storage/target.ts';
 import { renderMetrics, type Metric } from './render-metrics.ts';
 

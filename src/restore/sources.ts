@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { PassThrough, pipeline, type Duplex } from 'node:stream';
 import { compressionFromPath } from '../archive/archive-name.ts';
 import { createDecompressor } from '../archive/codec.ts';
-import { listCommitEntries, readCommitInfo, type ArchiveItem } from '../archive/commit-entries.ts';
+import { listCommitEntries, type ArchiveItem } from '../archive/commit-entries.ts';
+import { readCommitInfo } from '../snapshot/repo.ts';
 import { readGitObject } from '../archive/read-git-object.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import { resolveRev } from '../snapshot/resolve-rev.ts';
@@ -85,11 +86,11 @@ async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<R
 export async function commitSource({ repoDir, rev }: { repoDir: string; rev: string }): Promise<CommitSource> {
   const cache = {};
   const oid = await resolveRev({ dir: repoDir, rev, cache });
-  const info = await readCommitInfo({ dir: repoDir, oid, cache });
+  const info = await readCommitInfo({ dir: repoDir, oid });
   const items = await listCommitEntries({ dir: repoDir, tree: info.tree, cache });
   return {
     oid,
-    time: info.time,
+    time: info.timestamp,
     trailers: info.trailers,
     entries: async function* () {
       for (const item of items) yield await toEntry(item, repoDir, cache);

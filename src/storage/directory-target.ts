@@ -6,7 +6,7 @@ import { copyFile, mkdir, open, readdir, readFile, realpath, rename, stat, statf
 import { basename, join, resolve } from 'node:path';
 import { errnoCode, ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
-import { hashFile } from './hash-file.ts';
+import { hashFile } from '../util/hash-file.ts';
 import { isMountPoint } from './mount-point.ts';
 import { spawn } from 'node:child_process';
 import {

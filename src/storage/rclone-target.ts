@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
-import { hashFile, hashStream } from './hash-file.ts';
+import { hashFile, hashStream } from '../util/hash-file.ts';
 import type { Rclone } from './rclone.ts';
 import { RcloneError } from './rclone.ts';
 import {

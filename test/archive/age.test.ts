@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseArchiveName } from '../../src/archive/archive-name.ts';
-import { parseArchiveName as parseStorageName } from '../../src/storage/archive-name.ts';
 import { materializeHost } from '../helpers/hosts.ts';
 import { cleanEnv, tempDir } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
@@ -44,7 +43,7 @@ test('archive names with .age parse, for listing and retention', () => {
   assert.equal(p.compression, 'zstd');
   assert.equal(p.encrypted, true);
   assert.equal(p.ext, 'tar.zst.age');
-  assert.equal(parseStorageName('pve1-backup-20240102-030405.tar.age')?.hostname, 'pve1');
+  assert.equal(parseArchiveName('pve1-backup-20240102-030405.tar.age')?.hostname, 'pve1');
   assert.equal(parseArchiveName('pve1-backup-20240102-030405.tar.zst.age.sha256'), null);
 });
 

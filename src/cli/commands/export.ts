@@ -4,6 +4,7 @@ import { ProxsaveError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatBytes } from '../../util/size.ts';
 import type { Command } from '../command.ts';
+import { compressionSettings } from '../../archive/resolve-compression.ts';
 
 export const exportCmd: Command = {
   summary: 'export a snapshot commit as a verified, compressed archive with .sha256 and .manifest.json',
@@ -23,7 +24,7 @@ the same settings that already exists and verifies is not rewritten.`,
       repoDir: config.SNAPSHOT_PATH,
       ...(c.args[0] ? { rev: c.args[0] } : {}),
       outDir: typeof c.values.out === 'string' ? c.values.out : config.BACKUP_PATH,
-      compression: { type: config.COMPRESSION_TYPE, level: config.COMPRESSION_LEVEL, mode: config.COMPRESSION_MODE, threads: config.COMPRESSION_THREADS, engine: config.COMPRESSION_ENGINE as 'auto' | 'cli' | 'library' },
+      compression: compressionSettings(config),
       reporter: c.out.reporter,
       scriptVersion: VERSION,
       ...(encryption ? { encryption } : {}),
