@@ -48,12 +48,21 @@ export function exitCodeForSnapshot(r: { criticalFailures: string[]; recap: { fa
   return EXIT.OK;
 }
 
-export const EXIT_CODES_HELP = `Exit codes:
-  0  success (warnings do not change it)      8  verification error
-  1  finished, a non-critical task/target     9  a critical task failed, or the snapshot
-     failed                                      was refused (nothing committed)
-                                             10  archive error
-  2  configuration or usage error            11  compression error
-  4  backup error (pre-checks, lock, repo)   12  not enough disk space
-  5  local (primary) storage error           15  encryption error
-  6  cloud error with CLOUD_REQUIRED=true    16  another run holds the lock`;
+/** What each exit code means: --help, the man page and the README table come from here. */
+export const EXIT_MEANINGS: readonly [number, string][] = [
+  [EXIT.OK, 'success (warnings do not change it)'],
+  [EXIT.PARTIAL, 'finished, a non-critical task/target failed'],
+  [EXIT.USAGE, 'configuration or usage error'],
+  [EXIT.BACKUP, 'backup error (pre-checks, lock, repo)'],
+  [EXIT.LOCAL_STORAGE, 'local (primary) storage error'],
+  [EXIT.CLOUD, 'cloud error with CLOUD_REQUIRED=true'],
+  [EXIT.VERIFY, 'verification error'],
+  [EXIT.COLLECTION, 'a critical task failed, or the snapshot was refused (nothing committed)'],
+  [EXIT.ARCHIVE, 'archive error'],
+  [EXIT.COMPRESSION, 'compression error'],
+  [EXIT.DISK_SPACE, 'not enough disk space'],
+  [EXIT.ENCRYPTION, 'encryption error'],
+  [EXIT.LOCKED, 'another run holds the lock'],
+];
+
+export const EXIT_CODES_HELP = `Exit codes:\n${EXIT_MEANINGS.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join('\n')}`;
