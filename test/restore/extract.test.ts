@@ -3,17 +3,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { restoreTo } from '../../src/app/restore.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { archiveSource } from '../../src/restore/sources.ts';
 import { tarEntries } from '../../src/restore/tar-entries.ts';
 
-function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'proxsave-extract-'));
-}
+const tmp = (): string => tempDir('proxsave-extract-').path;
 
 /** One raw ustar header (+ data), fields as given: hostile archives need every byte under our control. */
 function header({ name, type = '0', size = 0, mode = 0o644, link = '', uid = 0, gid = 0 }: { name: string | Buffer; type?: string; size?: number; mode?: number; link?: string | Buffer; uid?: number; gid?: number }): Buffer {

@@ -1,3 +1,4 @@
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ async function populate(dir: string) {
 }
 
 describe('prune and list on a directory target', () => {
-  let t: { path: string; cleanup: () => Promise<void> };
+  let t: TempDir;
   let f: Awaited<ReturnType<typeof populate>>;
   before(async () => {
     t = await tempDir('proxsave-prune-');
