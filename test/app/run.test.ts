@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { miniHost, type MiniHost } from '../helpers/mini-host.ts';
-import { cleanEnv, PROJECT } from '../helpers/cli.ts';
+import { CLI_ARGV, cleanEnv } from '../helpers/cli.ts';
 import { fsck } from '../helpers/git.ts';
 import { verifyArchive } from '../../src/app/verify.ts';
 
@@ -123,10 +123,9 @@ test(`run killed with SIGKILL at random points (${TRIALS} trials): no partial ar
   t.after(h.cleanup);
   // Enough content that export and push take a moment.
   for (let i = 0; i < 300; i++) h.write(`/etc/pve/nodes/node1/qemu-server/${100 + i}.conf`, `name: vm${i}\n${'net0: virtio=BC:24:11:00:00:00,bridge=vmbr0\n'.repeat(40)}`);
-  const entry = join(PROJECT, 'src', 'cli', 'index.ts');
   for (let trial = 0; trial < TRIALS; trial++) {
     h.write('/etc/hosts', `127.0.0.1 localhost\n# trial ${trial}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, '-c', h.config, 'run'], { env: cleanEnv({ SOURCE_DATE_EPOCH: String(1700000000 + trial * 3600) }), stdio: 'ignore' });
+    const child = spawn(process.execPath, [...CLI_ARGV, '-c', h.config, 'run'], { env: cleanEnv({ SOURCE_DATE_EPOCH: String(1700000000 + trial * 3600) }), stdio: 'ignore' });
     const closed = new Promise((r) => child.on('close', r));
     const delay = 300 + Math.floor(Math.random() * 2200);
     await new Promise((r) => setTimeout(r, delay));

@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { materializeHost } from '../helpers/hosts.ts';
-import { PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
+import { CLI_ARGV, PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
 
-const ENTRY = join(PROJECT, 'src', 'cli', 'index.ts');
 
 /** Runs `proxsave ARGS | head -1` in bash; resolves proxsave's own exit code and stderr. */
 function throughHead(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string; line: string }> {
-  const quoted = [process.execPath, '--import', 'tsx', ENTRY, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const quoted = [process.execPath, ...CLI_ARGV, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `${quoted} 2>"$ERRFILE" | head -1; echo "rc=\${PIPESTATUS[0]}" >&2; cat "$ERRFILE" >&2`;
   return new Promise((resolve, reject) => {
     const dir = tempDir('proxsave-epipe-');
