@@ -22,7 +22,7 @@ lint: setup
 
 # All tests (node's own runner). PROXSAVE_SLOW=1 adds the long reliability trials.
 test: build
-	@PROXSAVE_TEST_DIST=1 node --import tsx --test --test-concurrency=2 --test-timeout=300000 $$(find test -name '*.test.ts' | sort)
+	@PROXSAVE_TEST_DIST=1 node --import tsx --test --test-concurrency=3 --test-timeout=300000 $$(find test -name '*.test.ts' | sort)
 
 test-slow: build
 	@PROXSAVE_SLOW=1 node --import tsx --test --test-concurrency=1 --test-timeout=1200000 $$(find test -name '*.test.ts' | sort)

@@ -126,10 +126,12 @@ test('not installed is skipped, garbage output is stored as is, oversized output
     extraConfig: 'MAX_FILE_SIZE=1M\nCOMMAND_CONCURRENCY=4\n',
   });
   t.after(h.cleanup);
+  // Each slow command records when it ran: concurrency is the overlap of the three
+  // intervals, which a loaded machine cannot fake (a wall-clock bound could fail).
+  const spans = join(h.base, 'slow-spans.txt');
+  h.stub('slow', `s=$(date +%s%N); sleep "$1"; echo "$s $(date +%s%N)" >> '${spans}'; echo slept`);
   const run = withMisbehaving(h);
-  const started = Date.now();
   const r = await run('--json', 'snapshot');
-  const elapsed = Date.now() - started;
   const out = JSON.parse(r.stdout) as Out;
   const by = Object.fromEntries(out.tasks.map((x) => [x.name, x]));
   assert.equal(by['missing tool']!.status, 'skipped');
@@ -137,7 +139,11 @@ test('not installed is skipped, garbage output is stored as is, oversized output
   assert.equal(by.garbage!.status, 'changed');
   assert.equal(by.big!.status, 'failed');
   assert.match(by.big!.reason!, /larger than the allowed size/);
-  assert.ok(elapsed < 1000 * 3 + 2500, `three 1 s commands ran concurrently (${elapsed} ms)`);
+  const ran = readFileSync(spans, 'utf8').trim().split('\n').map((l) => l.split(' ').map(BigInt) as [bigint, bigint]);
+  assert.equal(ran.length, 3);
+  const lastStart = ran.reduce((m, [s]) => (s > m ? s : m), 0n);
+  const firstEnd = ran.reduce((m, [, e]) => (e < m ? e : m), ran[0]![1]);
+  assert.ok(lastStart < firstEnd, 'the three 1 s commands ran at the same time');
   assert.equal(r.code, 1);
   assert.ok(existsSync(join(h.repo, 'var/lib/proxsave-info/commands/system/garbage.bin')));
 });
