@@ -42,4 +42,4 @@ package: setup
 	@node --import tsx packaging/build-deb.ts
 
 clean:
-	rm -rf build dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock
+	rm -rf build dist snapshots/demo snapshots/demo-restore snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock

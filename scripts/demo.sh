@@ -3,13 +3,14 @@
 # cluster node to snapshots/demo-host, runs `proxsave run` (snapshot, export,
 # push to a local and a secondary directory, retention), shows the history,
 # changes a file on the example host, shows the drift and runs again, then
-# shows a run refusing to commit while pmxcfs is down.
+# shows a run refusing to commit while pmxcfs is down, re-verifies the copies
+# and restores the newest archive: to a directory, checked, diffed, planned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ps() { echo "+ proxsave $*"; ./bin/proxsave -c configs/demo.env "$@"; }
 
 # Start from scratch: a fresh example host, no repository, no archives.
-rm -rf snapshots/demo snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock
+rm -rf snapshots/demo snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock snapshots/demo-restore
 # The example host with its empty directories, modes, owners and config.db.
 node --import tsx scripts/materialize-host.ts pve-cluster snapshots/demo-host >/dev/null
 mkdir -p snapshots/demo-backups/local snapshots/demo-backups/secondary
@@ -43,5 +44,18 @@ mv snapshots/demo-host/etc/pve snapshots/demo-host/etc/pve.mounted && mkdir snap
 ps run || echo "(exit $?)"
 rmdir snapshots/demo-host/etc/pve && mv snapshots/demo-host/etc/pve.mounted snapshots/demo-host/etc/pve
 ps log -n 1
+echo
+echo "== 9. every stored copy re-verified where it lies"
+ps verify --target local --all || true
+echo
+echo "== 10. the node died: get the newest archive back, check it against this host, see the drift"
+rm -rf snapshots/demo-restore
+ps restore --target local --latest --to snapshots/demo-restore --paths /etc/pve --paths /etc/network || true
+find snapshots/demo-restore -maxdepth 3 | sort | head -12
+ps restore --target local --latest --check || true
+sed -i 's/^memory: .*/memory: 4096/' snapshots/demo-host/etc/pve/nodes/due/qemu-server/*.conf
+ps restore --rev HEAD --diff-live --paths /etc/pve || true
+printf '\n# an edit by hand\n' >> snapshots/demo-host/etc/network/interfaces
+ps restore --rev HEAD --apply --dry-run --paths /etc/network || true
 echo
 echo "Snapshot repository: snapshots/demo (try: git -C snapshots/demo log -p)"
