@@ -12,7 +12,7 @@ import { ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { archiveSource, commitSource, type Decrypter, type EntrySource } from '../restore/sources.ts';
 import { canonicalHostname } from '../storage/archive-name.ts';
-import { Rclone } from '../storage/rclone.ts';
+import { RcloneTarget } from '../storage/rclone-target.ts';
 import type { Target, TargetKind } from '../storage/target.ts';
 import { createTargets } from '../storage/targets.ts';
 import { verifyArchive } from './verify.ts';
@@ -87,34 +87,18 @@ export function findTarget(config: Config, kind: TargetKind, reporter: Reporter,
   return t;
 }
 
-export function rcloneFor(config: Config, reporter: Reporter, env?: NodeJS.ProcessEnv): { rclone: Rclone; remotePath(file: string): string } {
-  const rclone = new Rclone({
-    configPath: config.RCLONE_CONFIG,
-    connectTimeoutS: config.RCLONE_TIMEOUT_CONNECTION,
-    operationTimeoutS: config.RCLONE_TIMEOUT_OPERATION,
-    retries: config.RCLONE_RETRIES,
-    bandwidthLimit: config.RCLONE_BANDWIDTH_LIMIT,
-    flags: config.RCLONE_FLAGS,
-    reporter,
-    ...(env ? { env } : {}),
-  });
-  const remote = config.CLOUD_REMOTE.replace(/:$/, '');
-  const dir = config.CLOUD_REMOTE_PATH.replace(/^\/+(?=.)/, '').replace(/\/+$/, '');
-  return { rclone, remotePath: (file) => (dir ? `${remote}:${dir}/${file}` : `${remote}:${file}`) };
-}
-
 /** Downloads an archive and its sidecars into a new 0700 temp dir. */
 export async function downloadArchive(config: Config, name: string, reporter: Reporter, env?: NodeJS.ProcessEnv): Promise<{ path: string; cleanup(): Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxsave-restore-'));
   fs.chmodSync(dir, 0o700);
   const cleanup = () => fs.promises.rm(dir, { recursive: true, force: true });
   try {
-    const { rclone, remotePath } = rcloneFor(config, reporter, env);
-    for (const f of [name, `${name}.sha256`, `${name}.manifest.json`]) await rclone.run(['copyto', remotePath(f), path.join(dir, f)]);
-    return { path: path.join(dir, name), cleanup };
+    const cloud = findTarget(config, 'cloud', reporter, env);
+    if (!(cloud instanceof RcloneTarget)) throw new ProxsaveError('USAGE', 'the cloud target is not an rclone remote');
+    return { path: await cloud.download(name, dir), cleanup };
   } catch (e) {
     await cleanup();
-    throw new ProxsaveError('CLOUD', `downloading ${name} from ${config.CLOUD_REMOTE}: ${(e as Error).message}`, { cause: e });
+    throw e;
   }
 }
 

@@ -1,7 +1,7 @@
 // The cloud target: an rclone remote. Remotes have no rename we can rely on,
 // so completeness is marked by order instead: archive, verify, manifest, and
 // the `.sha256` sidecar last.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
@@ -67,6 +67,20 @@ export class RcloneTarget implements Target {
   #path(file: string): string {
     if (this.#dir === '') return `${this.#remote}:${file}`;
     return this.#dir.endsWith('/') ? `${this.location}${file}` : `${this.location}/${file}`;
+  }
+
+  /**
+   * Copies an archive and its sidecars from the remote into `dir` (restore and
+   * verify --download read them there). Paths are this target's, exactly as
+   * configured. Rejects with `failureCode`.
+   */
+  async download(name: string, dir: string): Promise<string> {
+    try {
+      for (const f of [name, name + SHA256_SUFFIX, name + MANIFEST_SUFFIX]) await this.#rclone.run(['copyto', this.#path(f), join(dir, f)]);
+    } catch (e) {
+      throw this.#fail(`downloading ${name}`, e);
+    }
+    return join(dir, name);
   }
 
   #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {
