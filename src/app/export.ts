@@ -6,11 +6,12 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archiveFileName } from '../archive/archive-name.ts';
-import { checkArchive, HashCounter } from '../archive/check-archive.ts';
+import { HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
 import { listCommitEntries, readCommitInfo } from '../archive/commit-entries.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
 import { resolveCompression, type CompressionEngine } from '../archive/resolve-compression.ts';
+import { hashFile, VerifyingTee } from '../archive/stream-verify.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
@@ -84,18 +85,6 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
-function compare(written: WrittenEntry[], read: { name: string; typeflag: string; size: number }[]): string | null {
-  if (written.length !== read.length) return `archive holds ${read.length} entries, ${written.length} were written`;
-  for (let i = 0; i < written.length; i++) {
-    const w = written[i]!;
-    const r = read[i]!;
-    if (w.name !== r.name || w.typeflag !== r.typeflag || w.size !== r.size) {
-      return `entry ${i + 1} reads back as ${JSON.stringify(r.name)} (${r.typeflag}, ${r.size} bytes), written as ${JSON.stringify(w.name)} (${w.typeflag}, ${w.size} bytes)`;
-    }
-  }
-  return null;
-}
-
 export async function exportSnapshot({
   repoDir,
   rev = 'HEAD',
@@ -157,17 +146,21 @@ export async function exportSnapshot({
   const temps: string[] = [partial];
   try {
     await removeQuietly(partial);
-    const written: WrittenEntry[] = [];
+    // Filled by the tar writer, emptied by the verifier as it checks each entry.
+    const written: (WrittenEntry | undefined)[] = [];
     const { stream: compressor, program } = createCompressor(c);
     reporter.log('info', `exporting ${oid.slice(0, 12)} (${items.length} entries) to ${name} with ${program} level ${c.level}`);
     const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
     const hasher = new HashCounter();
+    const tee = new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) });
     const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
     try {
       await pipeline(
-        Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written }), { objectMode: false, highWaterMark: 1 << 20 }),
+        Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 }),
         tarCounter,
         compressor,
+        // Decompressed and parsed as it is written (archive/stream-verify).
+        tee,
         hasher,
         out,
         signal ? { signal } : {},
@@ -181,16 +174,21 @@ export async function exportSnapshot({
     await fsyncPath(partial);
     const sha256 = hasher.hash.digest('hex');
 
-    // Read back what is on disk before anyone can see it.
-    const checked = await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}) });
+    // The stream was decompressed and listed while written; what is on disk
+    // must be exactly that stream (read back once before anyone can see it).
+    const checked = await hashFile(partial, signal).catch((e: unknown) => {
+      throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
+    });
     const problem =
       checked.sha256 !== sha256
         ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
         : checked.size !== hasher.bytes
           ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
-          : checked.tarBytes !== tarCounter.bytes
-            ? `decompresses to ${checked.tarBytes} bytes, ${tarCounter.bytes} were written`
-            : compare(written, checked.entries);
+          : tee.tarBytes !== tarCounter.bytes
+            ? `decompresses to ${tee.tarBytes} bytes, ${tarCounter.bytes} were written`
+            : tee.checked !== written.length
+              ? `archive holds ${tee.checked} entries, ${written.length} were written`
+              : null;
     if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
 
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };

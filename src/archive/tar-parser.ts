@@ -69,10 +69,19 @@ export class TarParser extends Writable {
   private ended = false;
   private offset = 0;
   private onEntry: ((e: ParsedEntry) => void) | undefined;
+  private readonly keep: boolean;
+  private count = 0;
 
-  constructor(options: { onEntry?: (e: ParsedEntry) => void } = {}) {
+  /** `keepEntries: false` only counts entries (onEntry still sees each). */
+  constructor(options: { onEntry?: (e: ParsedEntry) => void; keepEntries?: boolean } = {}) {
     super({ highWaterMark: 1 << 20 });
     this.onEntry = options.onEntry;
+    this.keep = options.keepEntries ?? true;
+  }
+
+  /** Entries parsed so far. */
+  get entryCount(): number {
+    return this.count;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -86,7 +95,7 @@ export class TarParser extends Writable {
 
   override _final(cb: (err?: Error | null) => void): void {
     if (!this.ended || this.headerFill !== 0 || this.skip !== 0) {
-      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.entries.length} entries (${this.offset} bytes): no end-of-archive marker`));
+      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.count} entries (${this.offset} bytes): no end-of-archive marker`));
       return;
     }
     cb();
@@ -143,7 +152,7 @@ export class TarParser extends Writable {
     const stored = octal(h, 148, 8, 'checksum');
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-    if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.entries.length} entries)`);
+    if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.count} entries)`);
     const typeflag = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
     let size = octal(h, 124, 12, 'size');
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
@@ -172,7 +181,8 @@ export class TarParser extends Writable {
       gname: pax.get('gname') ?? cstr(h, 297, 32),
       linkname: pax.get('linkpath') ?? cstr(h, 157, 100),
     };
-    this.entries.push(entry);
+    this.count++;
+    if (this.keep) this.entries.push(entry);
     this.onEntry?.(entry);
     // Only regular files (and contiguous/legacy files) carry data.
     const hasData = typeflag === '0' || typeflag === '7';
