@@ -20,7 +20,7 @@ import {
 
 const WORDS = ['storage', 'dir', 'path', 'content', 'images', 'rootdir', 'vztmpl', 'backup', 'iso', 'nodes', 'shared', 'maxfiles', 'bridge', 'vmbr0', 'auto', 'iface', 'inet', 'static', 'address', 'gateway', 'netmask', 'mtu', 'bond0', 'cores', 'memory', 'scsi0', 'net0', 'virtio'];
 
-function makeTree(root: string, mb: number, files: number): void {
+export function makeTree(root: string, mb: number, files: number): void {
   const rnd = prng(12345 + mb * 7 + files);
   const text = (bytes: number): Buffer => {
     const lines: string[] = [];
