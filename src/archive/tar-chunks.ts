@@ -64,21 +64,22 @@ export async function* tarChunks({
     const item = items[idx]!;
     const name = archiveName(item);
     let content: Buffer | null = null;
-    /** A large proven working tree file, streamed after its header. */
+    /** A proven working tree file: read straight into the batch (small) or streamed (large). */
     let file: ReturnType<WorkTreeBlobs['open']>;
+    let small: ReturnType<WorkTreeBlobs['open']>;
     let linkname: string | undefined;
     if (item.link !== undefined) linkname = `./${item.link}`;
-    else if (item.kind === 'file' && wt && (file = wt.open(item.path, item.oid!)) && file.size <= BATCH) {
-      content = wt.readOpened(file) ?? null;
+    else if (item.kind === 'file' && wt && (file = wt.open(item.path, item.oid!)) && file.size <= BATCH / 2) {
+      small = file;
       file = undefined;
     }
-    if (item.kind !== 'directory' && item.link === undefined && !file && !content) {
+    if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
       const obj = await readGitObject({ dir, oid: item.oid!, cache });
       if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
       if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
     }
-    const size = file ? file.size : content ? content.length : 0;
+    const size = file ? file.size : small ? small.size : content ? content.length : 0;
     const type = item.link !== undefined ? 'hardlink' : item.kind;
     const entry: TarEntry = {
       name,
@@ -94,6 +95,26 @@ export async function* tarChunks({
     };
     const header = tarHeader(entry);
     written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size });
+    const pad = padding(size);
+    if (small) {
+      // Header, content and padding side by side in the batch: no copy of the content.
+      if (fill + header.length + size + pad > BATCH) yield take();
+      header.copy(batch, fill);
+      fill += header.length;
+      if (!wt || !wt.readInto(small, batch, fill)) {
+        // It shrank since it was opened: the blob from git, which has the size in the header.
+        const obj = await readGitObject({ dir, oid: item.oid!, cache });
+        if (obj.content.length !== size) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
+        obj.content.copy(batch, fill);
+      }
+      fill += size;
+      ZEROS.copy(batch, fill, 0, pad);
+      fill += pad;
+      if (fill === BATCH) yield take();
+      bytes += header.length + size + pad;
+      onProgress?.(written.length, bytes);
+      continue;
+    }
     if (fill + header.length > BATCH) yield take();
     const full = add(header);
     if (full) yield full;
@@ -130,7 +151,6 @@ export async function* tarChunks({
         if (f) yield f;
       }
     }
-    const pad = padding(size);
     if (pad) {
       if (fill + pad > BATCH) yield take();
       const f = add(ZEROS.subarray(0, pad));

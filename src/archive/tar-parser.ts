@@ -28,10 +28,24 @@ function cstr(b: Buffer, off: number, len: number): string {
 }
 
 function octal(b: Buffer, off: number, len: number, what: string): number {
-  const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new ProxsaveError('VERIFY', `tar header has a malformed ${what} field`);
-  return parseInt(s, 8);
+  // Leading spaces, octal digits, then NULs or spaces to the end (read
+  // without making a string: this runs for every field of every header).
+  let i = off;
+  const end = off + len;
+  while (i < end && b[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c !== 0 && c !== 0x20) throw new ProxsaveError('VERIFY', `tar header has a malformed ${what} field`);
+  }
+  return digits === 0 ? 0 : v;
 }
 
 function parsePax(data: Buffer): Map<string, string> {

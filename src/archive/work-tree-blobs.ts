@@ -6,61 +6,84 @@
 // inflating and re-hashing the packed object; anything unproven (other
 // revisions, a touched file, an index version we do not parse) is read from
 // the object database as before.
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { comparePaths } from '../snapshot/read-metadata.ts';
 import { decodeName, fsPath, isLongPath } from '../util/name-bytes.ts';
 
+/** What a file looked like when it was opened. */
 interface Stamp {
-  ctimeS: number;
-  ctimeN: number;
-  mtimeS: number;
-  mtimeN: number;
+  ctimeMs: number;
+  mtimeMs: number;
   ino: number;
   size: number;
 }
 
-const u32 = (v: bigint): number => Number(v & 0xffffffffn);
-
-function stampOf(st: BigIntStats): Stamp {
-  return {
-    ctimeS: u32(st.ctimeNs / 1_000_000_000n),
-    ctimeN: u32(st.ctimeNs % 1_000_000_000n),
-    mtimeS: u32(st.mtimeNs / 1_000_000_000n),
-    mtimeN: u32(st.mtimeNs % 1_000_000_000n),
-    ino: u32(st.ino),
-    size: u32(st.size),
-  };
-}
-
-const sameStamp = (a: Stamp, b: Stamp): boolean =>
-  a.ctimeS === b.ctimeS && a.ctimeN === b.ctimeN && a.mtimeS === b.mtimeS && a.mtimeN === b.mtimeN && a.ino === b.ino && a.size === b.size;
-
 export class WorkTreeBlobs {
-  /** Path → offset of its entry in `index` (stage 0 regular files only). */
-  private readonly at = new Map<string, number>();
+  /**
+   * Offsets of the usable entries (stage 0 regular files) in `index`, in
+   * index order, which is path byte order: the archive asks in the same
+   * order, so a cursor finds each path without a map of all names.
+   */
+  private offsets: number[] = [];
+  private nameEnds: number[] = [];
+  private cursor = 0;
   private index: Buffer = Buffer.alloc(0);
-  private indexMtimeNs = 0n;
+  private indexMtimeMs = 0;
 
   constructor(private readonly dir: string) {
     try {
       this.load();
     } catch {
-      this.at.clear(); // an index we cannot read proves nothing
+      this.offsets = []; // an index we cannot read proves nothing
+      this.nameEnds = [];
     }
   }
 
   get size(): number {
-    return this.at.size;
+    return this.offsets.length;
+  }
+
+  private nameAt(k: number): string {
+    const off = this.offsets[k]!;
+    return decodeName(this.index.subarray(this.nameStart(off), this.nameEnds[k]!));
+  }
+
+  private nameStart(off: number): number {
+    return off + 62 + ((this.index.readUInt16BE(off + 60) & 0x4000) !== 0 ? 2 : 0);
+  }
+
+  /** The offset of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
+  private find(path: string): number | undefined {
+    const n = this.offsets.length;
+    if (this.cursor > 0 && this.cursor <= n && comparePaths(this.nameAt(this.cursor - 1), path) >= 0) {
+      // Asked out of order: binary search for the first name >= path.
+      let lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (comparePaths(this.nameAt(mid), path) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      this.cursor = lo;
+    }
+    while (this.cursor < n) {
+      const c = comparePaths(this.nameAt(this.cursor), path);
+      if (c > 0) return undefined;
+      this.cursor++;
+      if (c === 0) return this.offsets[this.cursor - 1];
+    }
+    return undefined;
   }
 
   private load(): void {
     const p = join(this.dir, '.git', 'index');
-    const st = statSync(p, { bigint: true });
+    const st = statSync(p);
     const b = readFileSync(p);
     if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC') return;
     const version = b.readUInt32BE(4);
     if (version !== 2 && version !== 3) return; // v4 compresses names: not worth parsing here
-    this.indexMtimeNs = st.mtimeNs;
+    this.indexMtimeMs = st.mtimeMs;
     this.index = b;
     const n = b.readUInt32BE(8);
     let off = 12;
@@ -75,12 +98,14 @@ export class WorkTreeBlobs {
       const assumeValid = (flags & 0x8000) !== 0;
       const skipWorktree = extended && (b.readUInt16BE(off + 62) & 0x4000) !== 0;
       if (stage === 0 && !assumeValid && !skipWorktree && (mode === 0o100644 || mode === 0o100755)) {
-        this.at.set(decodeName(b.subarray(nameStart, nameStart + nameLen)), off);
+        this.offsets.push(off);
+        this.nameEnds.push(nameStart + nameLen);
       }
       const len = nameStart - off + nameLen;
       off += Math.ceil((len + 1) / 8) * 8;
       if (off > b.length) {
-        this.at.clear();
+        this.offsets = [];
+        this.nameEnds = [];
         return;
       }
     }
@@ -89,57 +114,56 @@ export class WorkTreeBlobs {
   /**
    * An open file descriptor and its size when the working tree file at
    * `path` is proven to hold blob `oid`, else undefined. The caller reads
-   * and closes it (and should re-check with `stillSame`).
+   * and closes it (and, for a file read in several pieces, re-checks it with
+   * `stillSame`). One open and one fstat: no second path lookup.
    */
   open(path: string, oid: string): { fd: number; size: number; stamp: Stamp } | undefined {
-    const off = this.at.get(path);
-    if (off === undefined || isLongPath(path)) return undefined;
+    if (isLongPath(path)) return undefined;
+    const off = this.find(path);
+    if (off === undefined) return undefined;
     const b = this.index;
     if (b.toString('hex', off + 40, off + 60) !== oid) return undefined;
-    const want: Stamp = {
-      ctimeS: b.readUInt32BE(off),
-      ctimeN: b.readUInt32BE(off + 4),
-      mtimeS: b.readUInt32BE(off + 8),
-      mtimeN: b.readUInt32BE(off + 12),
-      ino: b.readUInt32BE(off + 20),
-      size: b.readUInt32BE(off + 36),
-    };
-    const full = fsPath(join(this.dir, path));
-    let st: BigIntStats;
-    try {
-      st = lstatSync(full, { bigint: true });
-    } catch {
-      return undefined;
-    }
-    // Racy: modified in the same instant as (or after) the index was written.
-    if (!st.isFile() || st.mtimeNs >= this.indexMtimeNs || st.ctimeNs >= this.indexMtimeNs) return undefined;
-    const stamp = stampOf(st);
-    if (!sameStamp(stamp, want) || st.size > 0xffffffffn) return undefined;
     let fd: number;
     try {
-      fd = openSync(full, 'r');
+      fd = openSync(fsPath(join(this.dir, path)), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch {
       return undefined;
     }
-    return { fd, size: Number(st.size), stamp };
+    const st = fstatSync(fd);
+    // Times to the microsecond (plain stats; git itself compares seconds
+    // unless built with USE_NSEC). Racy: changed in the instant the index was written.
+    const ms = (at: number) => b.readUInt32BE(at) * 1000 + b.readUInt32BE(at + 4) / 1e6;
+    const ok =
+      st.isFile() &&
+      st.size === b.readUInt32BE(off + 36) &&
+      st.ino % 2 ** 32 === b.readUInt32BE(off + 20) &&
+      Math.abs(st.mtimeMs - ms(off + 8)) < 0.001 &&
+      Math.abs(st.ctimeMs - ms(off)) < 0.001 &&
+      st.mtimeMs < this.indexMtimeMs - 0.001 &&
+      st.ctimeMs < this.indexMtimeMs - 0.001;
+    if (!ok) {
+      closeSync(fd);
+      return undefined;
+    }
+    return { fd, size: st.size, stamp: { ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs, ino: st.ino, size: st.size } };
   }
 
   /** True when `fd` still has the stamp it was opened with. */
   stillSame(fd: number, stamp: Stamp): boolean {
-    return sameStamp(stampOf(fstatSync(fd, { bigint: true })), stamp);
+    const st = fstatSync(fd);
+    return st.ctimeMs === stamp.ctimeMs && st.mtimeMs === stamp.mtimeMs && st.ino === stamp.ino && st.size === stamp.size;
   }
 
-  /** Reads all of a file from `open` and closes it; undefined when it changed meanwhile. */
-  readOpened(h: { fd: number; size: number; stamp: Stamp }): Buffer | undefined {
+  /** Reads all of an opened small file into `into` at `at` and closes it; false when it came up short. */
+  readInto(h: { fd: number; size: number }, into: Buffer, at: number): boolean {
     try {
-      const buf = Buffer.allocUnsafe(h.size);
       let got = 0;
       while (got < h.size) {
-        const n = readSync(h.fd, buf, got, h.size - got, got);
-        if (n === 0) return undefined;
+        const n = readSync(h.fd, into, at + got, h.size - got, got);
+        if (n === 0) return false;
         got += n;
       }
-      return this.stillSame(h.fd, h.stamp) ? buf : undefined;
+      return true;
     } finally {
       closeSync(h.fd);
     }
