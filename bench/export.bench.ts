@@ -141,14 +141,14 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
     ]),
   );
   if (clis.length > 1) {
-    md += '\n' + markdownTable(
+    md += '\n\n' + markdownTable(
       ['tree', 'build', 'export s', 'vs chain', 'CPU s', 'peak RSS MB'],
       rows.flatMap((r) => [[cli, r.exp] as const, ...clis.slice(1).map((c, k) => [c, r.others[k]!] as const)].map(([c, ms]) => [
         r.tree, path.relative(process.cwd(), c), fmt(med(ms, 'seconds')), `${fmt(med(r.chain, 'seconds') / med(ms, 'seconds'))}×`, fmt(med(ms, 'cpuSeconds')), fmt(Math.max(...ms.map((m) => m.rssMb)), 0),
       ])),
     );
   }
-  if (xzRows.length) md += '\n' + markdownTable(['compressor', '`tar | xz -T0 -6` s', 'export s', 'ratio', 'export peak RSS MB'], xzRows);
+  if (xzRows.length) md += '\n\n' + markdownTable(['compressor', '`tar | xz -T0 -6` s', 'export s', 'ratio', 'export peak RSS MB'], xzRows);
   return md;
 }
 
