@@ -154,8 +154,12 @@ export class WorkTreeBlobs {
     return st.ctimeMs === stamp.ctimeMs && st.mtimeMs === stamp.mtimeMs && st.ino === stamp.ino && st.size === stamp.size;
   }
 
-  /** Reads all of an opened small file into `into` at `at` and closes it; false when it came up short. */
-  readInto(h: { fd: number; size: number }, into: Buffer, at: number): boolean {
+  /**
+   * Reads all of an opened small file into `into` at `at` and closes it;
+   * false when it came up short or was written to meanwhile (then the caller
+   * reads the blob from git).
+   */
+  readInto(h: { fd: number; size: number; stamp: Stamp }, into: Buffer, at: number): boolean {
     try {
       let got = 0;
       while (got < h.size) {
@@ -163,7 +167,7 @@ export class WorkTreeBlobs {
         if (n === 0) return false;
         got += n;
       }
-      return true;
+      return this.stillSame(h.fd, h.stamp);
     } finally {
       closeSync(h.fd);
     }
