@@ -1,5 +1,5 @@
 # proxsave: every target does its own set-up (scripts/setup-deps.sh).
-.PHONY: all setup build typecheck test test-slow check demo bench clean
+.PHONY: all setup build typecheck lint test test-slow check demo bench package clean
 
 all: build
 
@@ -12,6 +12,14 @@ build: setup
 typecheck: setup
 	@npx tsc --noEmit -p .
 
+# Lint (oxlint: the typescript-eslint rule set natively, since TypeScript 7 has no
+# JS API for typescript-eslint), unused files/exports/dependencies (knip), import
+# cycles (dpdm, type-only imports ignored).
+lint: setup
+	@npx oxlint --deny-warnings src test bench scripts packaging
+	@npx knip --no-progress
+	@npx dpdm --no-warning --no-tree -T --exit-code circular:1 'src/**/*.ts' 'test/**/*.ts' >/dev/null 2>&1 || { npx dpdm --no-warning --no-tree -T 'src/**/*.ts' 'test/**/*.ts'; exit 1; }
+
 # All tests (node's own runner). PROXSAVE_SLOW=1 adds the long reliability trials.
 test: build
 	@node --import tsx --test --test-concurrency=2 --test-timeout=300000 $$(find test -name '*.test.ts' | sort)
@@ -19,7 +27,7 @@ test: build
 test-slow: build
 	@PROXSAVE_SLOW=1 node --import tsx --test --test-concurrency=1 --test-timeout=1200000 $$(find test -name '*.test.ts' | sort)
 
-check: typecheck test
+check: typecheck lint test
 
 # Runs the main job on the bundled example host (see configs/demo.env).
 demo: build
@@ -29,5 +37,9 @@ demo: build
 bench: build
 	@node --import tsx bench/run.ts
 
+# Debian package build/proxsave_<version>_all.deb: one bundled file, no native module (packaging/build-deb.ts).
+package: setup
+	@node --import tsx packaging/build-deb.ts
+
 clean:
-	rm -rf dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock
+	rm -rf build dist snapshots/demo snapshots/demo-host snapshots/demo-backups snapshots/demo-logs snapshots/demo-lock

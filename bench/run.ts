@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { runCommandsBench } from './commands.bench.ts';
 import { runExportBench } from './export.bench.ts';
+import { runOverheadBench } from './run-overhead.bench.ts';
 import { argFlag, argValue, ensureBuilt } from './lib.ts';
 import { runSnapshotBench } from './snapshot.bench.ts';
 import { runTarBench } from './tar.bench.ts';
@@ -30,12 +31,14 @@ try {
   process.stdout.write(snap + '\n');
   const cmd = await runCommandsBench(['--no-build', '--repeat', quick ? '1' : '3']);
   process.stdout.write(cmd + '\n');
+  const over = await runOverheadBench(['--no-build', '--repeat', quick ? '3' : '7']);
+  process.stdout.write(over + '\n');
   const exp = await runExportBench(['--no-build', '--trees', quick ? '100:1000' : '300:2000', '--repeat', quick ? '1' : '3']);
   process.stdout.write(exp + '\n');
   const tar = await runTarBench(['--no-build', '--repeat', quick ? '1' : '5']);
   process.stdout.write(tar + '\n');
   const out = argValue(argv, '--out', '');
-  if (out) fs.writeFileSync(out, `${snap}\n${cmd}\n${exp}\n${tar}\n`);
+  if (out) fs.writeFileSync(out, `${snap}\n${cmd}\n${over}\n${exp}\n${tar}\n`);
 } catch (e) {
   process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : e}\n`);
   process.exit(1);

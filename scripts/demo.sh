@@ -2,7 +2,8 @@
 # make demo: the main job on the bundled example host. Copies the example PVE
 # cluster node to snapshots/demo-host, runs `proxsave run` (snapshot, export,
 # push to a local and a secondary directory, retention), shows the history,
-# changes a file on the example host, shows the drift and runs again.
+# changes a file on the example host, shows the drift and runs again, then
+# shows a run refusing to commit while pmxcfs is down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ps() { echo "+ proxsave $*"; ./bin/proxsave -c configs/demo.env "$@"; }
@@ -36,5 +37,11 @@ ps list || true
 echo
 echo "== 7. the host did not change: the next run commits, exports and uploads nothing"
 ps run || true
+echo
+echo "== 8. pve-cluster stops: /etc/pve is an empty mount point; the run refuses (exit 9) and commits nothing"
+mv snapshots/demo-host/etc/pve snapshots/demo-host/etc/pve.mounted && mkdir snapshots/demo-host/etc/pve
+ps run || echo "(exit $?)"
+rmdir snapshots/demo-host/etc/pve && mv snapshots/demo-host/etc/pve.mounted snapshots/demo-host/etc/pve
+ps log -n 1
 echo
 echo "Snapshot repository: snapshots/demo (try: git -C snapshots/demo log -p)"

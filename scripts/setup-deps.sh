@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in git:git tar:tar xz:xz-utils zstd:zstd gzip:gzip bzip2:bzip2 sqlite3:sqlite3 rclone:rclone make:make g++:g++ python3:python3 sha256sum:coreutils bsdtar:libarchive-tools; do
+for pair in git:git tar:tar xz:xz-utils zstd:zstd gzip:gzip bzip2:bzip2 sqlite3:sqlite3 rclone:rclone make:make g++:g++ python3:python3 sha256sum:coreutils bsdtar:libarchive-tools promtool:prometheus systemd-analyze:systemd man:man-db dpkg-deb:dpkg age:age; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -15,7 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
     echo "setup: missing tools: ${need[*]} (install them with: sudo apt-get install ${need[*]})" >&2
     exit 1
@@ -28,8 +28,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# npm dependencies: reinstall when the lock file is newer than the install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm dependencies: reinstall when the lock file's content differs from the one
+# installed (a content stamp, not mtimes: a fresh checkout is always "newer").
+stamp=node_modules/.proxsave-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.package-lock.json ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
 fi

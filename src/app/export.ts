@@ -3,15 +3,17 @@
 // Nothing appears under a final name before the archive verified.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archiveFileName } from '../archive/archive-name.ts';
-import { HashCounter } from '../archive/check-archive.ts';
+import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
+import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
-import { listCommitEntries, readCommitInfo } from '../archive/commit-entries.ts';
+import { listCommitEntries } from '../archive/commit-entries.ts';
+import { commitHost, readCommitInfo } from '../snapshot/repo.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
-import { resolveCompression, type CompressionEngine } from '../archive/resolve-compression.ts';
 import { hashFile, VerifyingTee } from '../archive/stream-verify.ts';
+import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
@@ -24,10 +26,12 @@ export interface ExportOptions {
   repoDir: string;
   rev?: string;
   outDir: string;
-  compression: { type: string; level: string; mode: string; threads: number; engine: CompressionEngine };
+  compression: CompressionSettings;
   reporter?: Reporter;
   signal?: AbortSignal;
   scriptVersion?: string;
+  /** age encryption of the compressed stream (ENCRYPT_ARCHIVE). */
+  encryption?: { recipients: string[]; engine: AgeEngine; identityFile?: string };
 }
 
 export interface ExportResult {
@@ -85,6 +89,25 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
+function compare(written: WrittenEntry[], read: { name: string; typeflag: string; size: number }[]): string | null {
+  if (written.length !== read.length) return `archive holds ${read.length} entries, ${written.length} were written`;
+  for (let i = 0; i < written.length; i++) {
+    const w = written[i]!;
+    const r = read[i]!;
+    if (w.name !== r.name || w.typeflag !== r.typeflag || w.size !== r.size) {
+      return `entry ${i + 1} reads back as ${JSON.stringify(r.name)} (${r.typeflag}, ${r.size} bytes), written as ${JSON.stringify(w.name)} (${w.typeflag}, ${w.size} bytes)`;
+    }
+  }
+  return null;
+}
+
+/** The check of an encrypted archive without its key: hash and size of the file; the tar is what was written. */
+async function hashOnly(p: string, tarBytes: number, written: WrittenEntry[]) {
+  const h = new HashCounter();
+  await pipeline(fs.createReadStream(p, { highWaterMark: 1 << 20 }), h, new Writable({ write: (_c, _e, cb) => cb() }));
+  return { sha256: h.hash.digest('hex'), size: h.bytes, tarBytes, entries: written.map((w) => ({ ...w, mode: 0, uid: 0, gid: 0, uname: '', gname: '', linkname: '' })) };
+}
+
 export async function exportSnapshot({
   repoDir,
   rev = 'HEAD',
@@ -93,16 +116,18 @@ export async function exportSnapshot({
   reporter = silentReporter,
   signal,
   scriptVersion,
+  encryption,
 }: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const c = resolveCompression(compression);
   const cache = {};
   const oid = await resolveRev({ dir: repoDir, rev, cache });
-  const info = await readCommitInfo({ dir: repoDir, oid, cache });
+  const info = await readCommitInfo({ dir: repoDir, oid });
   const t = info.trailers;
-  const hostname = t.get('proxsave-host') || 'unknown-host';
-  const created = new Date(info.time * 1000);
-  const name = archiveFileName({ hostname, time: created, type: c.type });
+  const hostname = commitHost(info);
+  const created = new Date(info.timestamp * 1000);
+  const name = archiveFileName({ hostname, time: created, type: c.type, encrypted: encryption !== undefined });
+  const decrypt = encryption?.identityFile ? () => createDecryptor({ identityFile: encryption.identityFile!, engine: encryption.engine }).stream : undefined;
   await fs.promises.mkdir(outDir, { recursive: true, mode: 0o700 });
   const archivePath = path.resolve(outDir, name);
   const sha256Path = `${archivePath}.sha256`;
@@ -125,14 +150,15 @@ export async function exportSnapshot({
     hostname,
     cluster_mode: (t.get('proxsave-cluster') ?? '').toLowerCase() === 'true' ? 'cluster' : 'standalone',
     script_version: t.get('proxsave-version') || scriptVersion || null,
-    encryption_mode: 'none',
+    encryption_mode: encryption ? 'age' : 'none',
     snapshot_commit: oid,
-    snapshot_parent: info.parent,
+    snapshot_parent: info.parents[0] ?? null,
   } as const;
 
   // An export of this commit with these settings that still verifies is kept as it is.
-  if (fs.existsSync(archivePath)) {
-    const v = await verifyArchive({ archivePath, reporter, ...(signal ? { signal } : {}) });
+  // (An encrypted one can only be checked with the identity; without it, it is rewritten.)
+  if (fs.existsSync(archivePath) && (!encryption || decrypt)) {
+    const v = await verifyArchive({ archivePath, reporter, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     const m = v.manifest;
     if (v.ok && m && m.snapshot_commit === oid && m.compression_level === c.level && m.compression_mode === c.mode) {
       reporter.log('info', `${name} already exists and verifies: reused`);
@@ -144,27 +170,25 @@ export async function exportSnapshot({
   const items = await listCommitEntries({ dir: repoDir, tree: info.tree, cache });
   const partial = `${archivePath}.partial`;
   const temps: string[] = [partial];
+  let tee: VerifyingTee | undefined;
   try {
     await removeQuietly(partial);
-    // Filled by the tar writer, emptied by the verifier as it checks each entry.
+    // Filled by the tar writer; without encryption the verifier checks (and
+    // releases) each entry while the archive is written (archive/stream-verify).
     const written: (WrittenEntry | undefined)[] = [];
     const { stream: compressor, program } = createCompressor(c);
+    // After the compressor: a settings error must not leave a decompressor running.
+    tee = encryption ? undefined : new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) });
     reporter.log('info', `exporting ${oid.slice(0, 12)} (${items.length} entries) to ${name} with ${program} level ${c.level}`);
     const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
     const hasher = new HashCounter();
-    const tee = new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) });
     const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
+    if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      await pipeline(
-        Readable.from(tarChunks({ dir: repoDir, items, mtime: info.time, cache, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 }),
-        tarCounter,
-        compressor,
-        // Decompressed and parsed as it is written (archive/stream-verify).
-        tee,
-        hasher,
-        out,
-        signal ? { signal } : {},
-      );
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, cache, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 });
+      if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
+      else await pipeline(source, tarCounter, compressor, tee!, hasher, out, signal ? { signal } : {});
     } catch (e) {
       if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
       const code = errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
@@ -174,21 +198,41 @@ export async function exportSnapshot({
     await fsyncPath(partial);
     const sha256 = hasher.hash.digest('hex');
 
-    // The stream was decompressed and listed while written; what is on disk
-    // must be exactly that stream (read back once before anyone can see it).
-    const checked = await hashFile(partial, signal).catch((e: unknown) => {
-      throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
-    });
-    const problem =
-      checked.sha256 !== sha256
-        ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
-        : checked.size !== hasher.bytes
-          ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
-          : tee.tarBytes !== tarCounter.bytes
-            ? `decompresses to ${tee.tarBytes} bytes, ${tarCounter.bytes} were written`
-            : tee.checked !== written.length
-              ? `archive holds ${tee.checked} entries, ${written.length} were written`
-              : null;
+    // Read back what is on disk before anyone can see it. Not encrypted: the
+    // stream was decompressed and listed while written, and the file must be
+    // exactly that stream (hashed once). Encrypted: decrypted and read back
+    // whole with AGE_IDENTITY_FILE; without it only the bytes on disk can be
+    // checked (hash, size).
+    let checked: { sha256: string; size: number };
+    let problem: string | null;
+    if (tee) {
+      checked = await hashFile(partial, signal).catch((e: unknown) => {
+        throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
+      });
+      problem =
+        checked.sha256 !== sha256
+          ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
+          : checked.size !== hasher.bytes
+            ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
+            : tee.tarBytes !== tarCounter.bytes
+              ? `decompresses to ${tee.tarBytes} bytes, ${tarCounter.bytes} were written`
+              : tee.checked !== written.length
+                ? `archive holds ${tee.checked} entries, ${written.length} were written`
+                : null;
+    } else {
+      const all = written as WrittenEntry[];
+      const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });
+      if (!decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);
+      checked = back;
+      problem =
+        back.sha256 !== sha256
+          ? `SHA-256 on disk ${back.sha256} differs from the one computed while writing (${sha256})`
+          : back.size !== hasher.bytes
+            ? `size on disk ${back.size} differs from the ${hasher.bytes} bytes written`
+            : back.tarBytes !== tarCounter.bytes
+              ? `decompresses to ${back.tarBytes} bytes, ${tarCounter.bytes} were written`
+              : compare(all, back.entries);
+    }
     if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
 
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };
@@ -214,6 +258,7 @@ export async function exportSnapshot({
       durationMs: Date.now() - started,
     };
   } catch (e) {
+    tee?.destroy();
     await Promise.all(temps.map(removeQuietly));
     throw e;
   }

@@ -60,14 +60,13 @@ export async function log({ dir, max = 20, rev = 'HEAD' }: { dir: string; max?: 
     const info = await readCommitInfo({ dir, oid });
     const parent = info.parents[0] ? await readCommitInfo({ dir, oid: info.parents[0] }) : undefined;
     const changes = await diffTrees({ dir, a: parent?.tree, b: info.tree });
-    const trailer = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(info.message)?.[1];
     out.push({
       commit: oid,
       date: new Date(info.timestamp * 1000).toISOString(),
       summary: info.message.split('\n')[0]!,
       files_changed: changes.filter((c) => !c.path.startsWith('.proxsave/')).length,
-      host: trailer('Proxsave-Host'),
-      tasks_changed: (trailer('Proxsave-Tasks-Changed') ?? '').split(', ').filter((t) => t !== '' && t !== '-'),
+      host: info.trailers.get('proxsave-host'),
+      tasks_changed: (info.trailers.get('proxsave-tasks-changed') ?? '').split(', ').filter((t) => t !== '' && t !== '-'),
     });
     oid = info.parents[0];
   }

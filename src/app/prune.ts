@@ -6,7 +6,8 @@ import type { Config } from '../config/keys.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { applyPolicy, type Decision, type RetentionPolicy } from '../retention/apply-policy.ts';
-import { canonicalHostname, parseArchiveName, sidecarOwner } from '../storage/archive-name.ts';
+import { parseArchiveName } from '../archive/archive-name.ts';
+import { canonicalHostname, sidecarOwner } from '../storage/archive-name.ts';
 import { inventory, ownedBy } from '../storage/inventory.ts';
 import type { Target, TargetKind } from '../storage/target.ts';
 import { createTargets } from '../storage/targets.ts';
@@ -48,6 +49,12 @@ export interface PruneOptions {
   env?: NodeJS.ProcessEnv;
   /** Time zone of the gfs buckets; default the process time zone. */
   timeZone?: string;
+  /**
+   * --dry-run of `run`: an archive the real run would have pushed to these
+   * targets before retention; decided on as if present (never removed: it is
+   * the newest).
+   */
+  pending?: { name: string; time: Date; targets: TargetKind[] };
 }
 
 export function policyFor(config: Config, kind: TargetKind, timeZone?: string): RetentionPolicy {
@@ -85,6 +92,7 @@ export async function prune({
   now = new Date(),
   targets,
   timeZone,
+  pending,
   env,
 }: PruneOptions): Promise<PruneReport> {
   const chosen = selectTargets(targets ?? createTargets(config, { reporter, ...(env ? { env } : {}) }), target);
@@ -95,7 +103,8 @@ export async function prune({
     };
     report.targets.push(r);
     try {
-      await t.check();
+      // A dry run writes nothing, not even the local directory check() would create (it lists as empty).
+      if (!(dryRun && t.kind === 'local')) await t.check();
       const inv = await inventory({ target: t });
       const mine = inv.filter((e) => {
         if (ownedBy(e, hostname)) return true;
@@ -113,8 +122,10 @@ export async function prune({
         r.ignored.push({ name: e.name, reason: `${e.problem ?? 'not verified'}: neither counted nor deleted` });
         return false;
       });
+      const items = counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified }));
+      if (pending && pending.targets.includes(t.kind) && !items.some((i) => i.name === pending.name)) items.push({ name: pending.name, time: pending.time, verified: true });
       r.decisions = applyPolicy({
-        items: counted.map((e) => ({ name: e.name, time: e.createdAt, verified: e.verified })),
+        items,
         policy: policyFor(config, t.kind, timeZone),
       });
       for (const d of r.decisions) {

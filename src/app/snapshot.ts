@@ -5,6 +5,8 @@ import { takeSnapshot, type Change } from '../snapshot/take-snapshot.ts';
 import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
 import { planTasks, type Selection } from './plan-tasks.ts';
+import { failTasksUnder, mountProblems, roleOfCommit } from './host-guard.ts';
+import { readCommitInfo, readHead, isRepo } from '../snapshot/repo.ts';
 
 export interface TaskOutcome {
   name: string;
@@ -36,6 +38,14 @@ export interface SnapshotReport {
   filesRead: number;
   bytesRead: number;
   check: boolean;
+  /**
+   * Why the snapshot was refused (nothing committed): a shrink beyond
+   * SNAPSHOT_MAX_DELETE_PERCENT or a role lost. Undefined when not refused.
+   */
+  refused: string | undefined;
+  /** Tracked files the snapshot would delete, and how many were tracked. */
+  deleted: number;
+  tracked: number;
 }
 
 export interface SnapshotOptions {
@@ -47,20 +57,34 @@ export interface SnapshotOptions {
   signal?: AbortSignal;
   /** The caller holds the run lock (see takeSnapshot). */
   locked?: boolean;
+  /** --allow-deletions: commit even a large shrink or a role change to unknown. */
+  allowDeletions?: boolean;
 }
 
-export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false }: SnapshotOptions = {}): Promise<SnapshotReport> {
+export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false, allowDeletions = false }: SnapshotOptions = {}): Promise<SnapshotReport> {
   const { plans, partial } = await planTasks(ctx, selection, signal);
-  const criticalFailures = plans.filter((p) => p.status === 'failed' && 'critical' in p.task.def && p.task.def.critical).map((p) => p.task.name);
+  // pmxcfs not mounted (or a PBS config directory gone): the tasks reading
+  // there fail as critical, whatever --allow-deletions says.
+  const unmounted = failTasksUnder(plans, mountProblems(ctx));
+  const criticalFailures = plans.filter((p) => p.status === 'failed' && (unmounted.includes(p.task.name) || ('critical' in p.task.def && p.task.def.critical))).map((p) => p.task.name);
   const warnings = plans.flatMap((p) => p.warnings.map((w) => `${p.task.name}: ${w}`));
   const f = ctx.facts;
+  const dir = ctx.config.SNAPSHOT_PATH;
+  let roleLost: string | undefined;
+  if (!allowDeletions && f.role === 'unknown') {
+    const head = isRepo(dir) ? readHead({ dir }) : undefined;
+    const before = head ? roleOfCommit(await readCommitInfo({ dir, oid: head })) : undefined;
+    if (before && before !== 'unknown') roleLost = before;
+  }
+  const maxDeletePercent = allowDeletions ? undefined : ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;
   const result = await takeSnapshot({
-    dir: ctx.config.SNAPSHOT_PATH,
+    dir,
     plans: plans.filter((p) => p.status !== 'skipped'),
     // A failed critical task must not produce a commit: plan, report, write nothing.
-    check: check || criticalFailures.length > 0,
+    check: check || criticalFailures.length > 0 || roleLost !== undefined,
     keepContent,
     locked,
+    ...(maxDeletePercent === undefined ? {} : { maxDeletePercent }),
     ...(partial ? { ranTasks: new Set(plans.filter((p) => p.status !== 'skipped').map((p) => p.task.name)) } : {}),
     commit: {
       ...(message ? { message } : {}),
@@ -79,7 +103,7 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
   });
   warnings.push(...result.warnings);
   const tasks: TaskOutcome[] = plans.map((p) => {
-    const critical = 'critical' in p.task.def && p.task.def.critical === true;
+    const critical = unmounted.includes(p.task.name) || ('critical' in p.task.def && p.task.def.critical === true);
     // Errors found while reading (after planning) can fail a task late.
     const status: TaskStatus = p.status === 'planned' ? (result.changedTasks.has(p.task.name) ? 'changed' : 'ok') : p.status;
     return { name: p.task.name, status, ...(p.reason ? { reason: p.reason } : {}), critical, warnings: p.warnings, durationMs: Math.round(p.durationMs) };
@@ -104,5 +128,18 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
     filesRead: result.filesRead,
     bytesRead: result.bytesRead,
     check,
+    refused: refusal(ctx, result, roleLost),
+    deleted: result.deleted,
+    tracked: result.tracked,
   };
+}
+
+function refusal(ctx: Context, r: { deleted: number; tracked: number; refusedDeletion: boolean }, roleLost: string | undefined): string | undefined {
+  const share = r.tracked > 0 ? Math.round((r.deleted * 100) / r.tracked) : 0;
+  const count = `${r.deleted} of ${r.tracked} tracked files (${share}%) would be deleted`;
+  if (roleLost)
+    return `refusing to commit: the detected role changed from ${roleLost} (newest snapshot) to unknown, no Proxmox package or binary under ${ctx.root.root}; ${count}. Nothing was committed. Is --root/SYSTEM_ROOT_PREFIX right? If the host really is no longer a Proxmox host, run again with --allow-deletions`;
+  if (r.refusedDeletion)
+    return `refusing to commit: ${count}, more than SNAPSHOT_MAX_DELETE_PERCENT=${ctx.config.SNAPSHOT_MAX_DELETE_PERCENT}%. Nothing was committed. Check the host (is /etc/pve mounted? is --root right?); if the removal is intended, run again with --allow-deletions`;
+  return undefined;
 }

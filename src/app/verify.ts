@@ -1,14 +1,14 @@
 // proxsave verify ARCHIVE…: is this archive sound on its own? Sidecar hash,
 // full decompression, tar structure, and the manifest against the file.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { compressionFromPath } from '../archive/archive-name.ts';
 import { checkArchive } from '../archive/check-archive.ts';
 import { parseSha256Sidecar, readManifest, type Manifest } from '../archive/manifest.ts';
-import { isProxsaveError } from '../core/errors.ts';
+import { isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
+import { hashFile } from '../util/hash-file.ts';
 
 export interface VerifyReport {
   archivePath: string;
@@ -22,10 +22,13 @@ export async function verifyArchive({
   archivePath,
   reporter = silentReporter,
   signal,
+  decrypt,
 }: {
   archivePath: string;
   reporter?: Reporter;
   signal?: AbortSignal;
+  /** Decryption stage for `.age` archives; without it they are reported as undecryptable. */
+  decrypt?: () => Duplex;
 }): Promise<VerifyReport> {
   const problems: string[] = [];
   const report = (): VerifyReport => ({ archivePath, ok: problems.length === 0, problems });
@@ -38,10 +41,14 @@ export async function verifyArchive({
     return report();
   }
   if (problems.length) return report();
-  const type = compressionFromPath(archivePath);
+  const encrypted = archivePath.endsWith('.age');
+  const type = compressionFromPath(encrypted ? archivePath.slice(0, -4) : archivePath);
   if (type === null) {
-    problems.push(`${base}: unknown archive extension (expected .tar, .tar.zst, .tar.xz, .tar.gz, .tar.bz2 or .tar.lzma)`);
+    problems.push(`${base}: unknown archive extension (expected .tar, .tar.zst, .tar.xz, .tar.gz, .tar.bz2 or .tar.lzma, optionally .age)`);
     return report();
+  }
+  if (encrypted && !decrypt) {
+    throw new ProxsaveError('ENCRYPTION', `${base} is encrypted: set AGE_IDENTITY_FILE to the age identity that can decrypt it`);
   }
 
   let sidecar: { sha256: string; name: string } | null = null;
@@ -62,7 +69,7 @@ export async function verifyArchive({
   reporter.log('debug', `verifying ${archivePath}`);
   let entries: number | undefined;
   try {
-    const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}) });
+    const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     entries = checked.entries.length;
     if (sidecar && sidecar.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 ${checked.sha256} does not match the sidecar (${sidecar.sha256})`);
     if (manifest) {
@@ -72,10 +79,10 @@ export async function verifyArchive({
     }
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
-    if (!isProxsaveError(e)) throw e;
+    if (!isProxsaveError(e) || e.code === 'ENCRYPTION') throw e;
     problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
     // Decoding stopped early; still say whether the bytes are the ones that were written.
-    const sha = await hashFile(archivePath);
+    const sha = (await hashFile(archivePath)).sha256;
     if (sidecar && sidecar.sha256 !== sha) problems.push(`${base}: SHA-256 ${sha} does not match the sidecar (${sidecar.sha256})`);
     if (manifest && manifest.sha256 !== sha) problems.push(`${base}: SHA-256 does not match the manifest`);
   }
@@ -84,10 +91,4 @@ export async function verifyArchive({
     if (manifest.compression_type !== type) problems.push(`manifest says ${manifest.compression_type} compression, the name says ${type}`);
   }
   return { ...report(), ...(manifest ? { manifest } : {}), ...(entries === undefined ? {} : { entries }) };
-}
-
-async function hashFile(p: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(p), h);
-  return h.digest('hex');
 }

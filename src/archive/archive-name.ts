@@ -1,5 +1,5 @@
 // Archive file names carry the host and the UTC commit time, so listing and
-// retention work from names alone: <host>-backup-<YYYYMMDD-HHMMSS>.tar[.<ext>].
+// retention work from names alone: <host>-backup-<YYYYMMDD-HHMMSS>.tar[.<ext>][.age].
 import { ProxsaveError } from '../core/errors.ts';
 
 export type CompressionType = 'zstd' | 'xz' | 'gzip' | 'bzip2' | 'lzma' | 'none';
@@ -19,6 +19,8 @@ export interface ParsedArchiveName {
   /** Full suffix: `tar.zst`, `tar.xz`, … or `tar` when uncompressed. */
   ext: string;
   compression: CompressionType;
+  /** Ends in `.age`: the compressed stream is age-encrypted. */
+  encrypted: boolean;
 }
 
 /** Characters outside [A-Za-z0-9._-] become `_` so a name is always one safe path segment. */
@@ -32,12 +34,12 @@ function stamp(time: Date): string {
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
 }
 
-export function archiveFileName({ hostname, time, type }: { hostname: string; time: Date; type: CompressionType }): string {
+export function archiveFileName({ hostname, time, type, encrypted = false }: { hostname: string; time: Date; type: CompressionType; encrypted?: boolean }): string {
   if (Number.isNaN(time.getTime())) throw new ProxsaveError('ARCHIVE', 'archive time is invalid');
-  return `${safeHostname(hostname)}-backup-${stamp(time)}${EXTENSIONS[type]}`;
+  return `${safeHostname(hostname)}-backup-${stamp(time)}${EXTENSIONS[type]}${encrypted ? '.age' : ''}`;
 }
 
-const NAME = /^(.+)-backup-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})\.tar(?:\.(zst|xz|gz|bz2|lzma))?$/;
+const NAME = /^(.+)-backup-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})\.tar(?:\.(zst|xz|gz|bz2|lzma))?(\.age)?$/;
 const BY_EXT: Record<string, CompressionType> = { zst: 'zstd', xz: 'xz', gz: 'gzip', bz2: 'bzip2', lzma: 'lzma', '': 'none' };
 
 /** Parse a basename; null for anything that is not an archive (sidecars, partials, other files). */
@@ -49,11 +51,13 @@ export function parseArchiveName(name: string): ParsedArchiveName | null {
   // Reject impossible dates instead of letting Date roll them over.
   if (time.getUTCFullYear() !== y || time.getUTCMonth() !== mo - 1 || time.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return null;
   const short = m[8] ?? '';
-  return { hostname: m[1]!, time, ext: short === '' ? 'tar' : `tar.${short}`, compression: BY_EXT[short]! };
+  const encrypted = m[9] !== undefined;
+  return { hostname: m[1]!, time, ext: `${short === '' ? 'tar' : `tar.${short}`}${encrypted ? '.age' : ''}`, compression: BY_EXT[short]!, encrypted };
 }
 
 /** Compression of an archive path from its extension, or null. */
 export function compressionFromPath(path: string): CompressionType | null {
+  if (path.endsWith('.age')) path = path.slice(0, -4);
   for (const [type, ext] of Object.entries(EXTENSIONS) as [CompressionType, string][]) {
     if (type !== 'none' && path.endsWith(ext)) return type;
   }

@@ -2,11 +2,12 @@
 // Whatever is wrong (truncation, a flipped bit, a bad header) is a VERIFY error.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
 import { createDecompressor } from './codec.ts';
+import { hasNative } from '../util/native.ts';
 import { TarParser, type ParsedEntry } from './tar-parser.ts';
 
 export interface CheckedArchive {
@@ -43,21 +44,27 @@ export async function checkArchive({
   type,
   engine,
   signal,
+  decrypt,
 }: {
   path: string;
   type: CompressionType;
   engine?: 'auto' | 'cli' | 'library';
   signal?: AbortSignal;
+  /** Decryption stage for .age archives (the hash is of the encrypted file). */
+  decrypt?: () => Duplex;
 }): Promise<CheckedArchive> {
   const hasher = new HashCounter();
   const counter = new Counter();
   const parser = new TarParser();
   // In-process zstd/gzip decoders are faster than piping through a process; the
   // tests check that both engines read each other's output.
-  const chosen = engine ?? (type === 'zstd' || type === 'gzip' ? 'library' : 'auto');
+  // (The packaged build has no zstd-napi: there the CLI verifies.)
+  const chosen = engine ?? (type === 'gzip' || (type === 'zstd' && hasNative('zstd-napi')) ? 'library' : 'auto');
   const { stream } = createDecompressor({ type, engine: chosen, code: 'VERIFY' });
   try {
-    await pipeline(fs.createReadStream(path, { highWaterMark: 1 << 20 }), hasher, stream, counter, parser, signal ? { signal } : {});
+    const read = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+    if (decrypt) await pipeline(read, hasher, decrypt(), stream, counter, parser, signal ? { signal } : {});
+    else await pipeline(read, hasher, stream, counter, parser, signal ? { signal } : {});
   } catch (e) {
     if (e instanceof ProxsaveError) throw e;
     if ((e as Error).name === 'AbortError') throw e;

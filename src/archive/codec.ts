@@ -6,12 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Duplex, PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import { ProxsaveError } from '../core/errors.ts';
+import { requireNative } from '../util/native.ts';
 import type { CompressionType } from './archive-name.ts';
 import type { ResolvedCompression } from './resolve-compression.ts';
 
-const require = createRequire(import.meta.url);
 
 export interface Codec {
   stream: Duplex;
@@ -48,8 +47,8 @@ export function resetExecutableCache(): void {
   which.clear();
 }
 
-/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a COMPRESSION error. */
-function processDuplex(file: string, args: string[], what: string): Duplex {
+/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a `code` (COMPRESSION) error. */
+export function processDuplex(file: string, args: string[], what: string, errCode: 'COMPRESSION' | 'ENCRYPTION' = 'COMPRESSION'): Duplex {
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
@@ -57,10 +56,10 @@ function processDuplex(file: string, args: string[], what: string): Duplex {
     stderr = (stderr + d).slice(-4000);
   });
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new ProxsaveError('COMPRESSION', `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
+    child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new ProxsaveError('COMPRESSION', `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      else reject(new ProxsaveError(errCode, `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
     });
   });
   exited.catch(() => {});
@@ -159,14 +158,14 @@ export function createCompressor(c: ResolvedCompression): Codec {
   }
   switch (c.type) {
     case 'zstd': {
-      const { CompressStream } = require('zstd-napi') as typeof import('zstd-napi');
+      const { CompressStream } = requireNative<typeof import('zstd-napi')>('zstd-napi');
       // nbWorkers ≥ 1 keeps the output independent of the worker count.
       const s = new CompressStream({ compressionLevel: c.level, nbWorkers: c.threads, checksumFlag: true });
       return { stream: wrapLibraryErrors(s, what, 'COMPRESSION'), engine: 'library', program: 'zstd-napi' };
     }
     case 'xz':
     case 'lzma': {
-      const lzma = require('lzma-native') as LzmaNative;
+      const lzma = requireNative<LzmaNative>('lzma-native');
       const preset = c.level | (c.extreme ? lzma.PRESET_EXTREME : 0);
       const s =
         c.type === 'xz'
@@ -222,12 +221,12 @@ export function createDecompressor({
   }
   switch (type) {
     case 'zstd': {
-      const { DecompressStream } = require('zstd-napi') as typeof import('zstd-napi');
+      const { DecompressStream } = requireNative<typeof import('zstd-napi')>('zstd-napi');
       return { stream: wrapLibraryErrors(new DecompressStream(), what, code), engine: 'library', program: 'zstd-napi' };
     }
     case 'xz':
     case 'lzma': {
-      const lzma = require('lzma-native') as LzmaNative;
+      const lzma = requireNative<LzmaNative>('lzma-native');
       const s = type === 'xz' ? lzma.createStream('streamDecoder', {}) : lzma.createStream('aloneDecoder', {});
       return { stream: wrapLibraryErrors(s, what, code), engine: 'library', program: 'lzma-native' };
     }

@@ -4,7 +4,7 @@
 // the root. Trees are read by proxsave's own parser (snapshot/repo), which
 // takes every name git can hold, byte for byte.
 import { ProxsaveError } from '../core/errors.ts';
-import { readCommitInfo as readCommit, readPath, readTreeItems } from '../snapshot/repo.ts';
+import { readPath, readTreeItems } from '../snapshot/repo.ts';
 import { comparePaths, METADATA_PATH, parseMetadata, type MetaEntry } from '../snapshot/read-metadata.ts';
 
 export interface ArchiveItem {
@@ -20,37 +20,6 @@ export interface ArchiveItem {
   oid?: string;
   /** A hard link to this earlier item's path (same kind and blob): a tar link entry. */
   link?: string;
-}
-
-export interface CommitInfo {
-  oid: string;
-  parent: string | null;
-  /** Committer time, seconds since the epoch. */
-  time: number;
-  message: string;
-  trailers: Map<string, string>;
-}
-
-/** `Key: value` lines of the message; the last occurrence of a key wins. */
-export function parseTrailers(message: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of message.split('\n')) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*(.*?)\s*$/.exec(line);
-    if (m) out.set(m[1]!.toLowerCase(), m[2]!);
-  }
-  return out;
-}
-
-export async function readCommitInfo({ dir, oid }: { dir: string; oid: string; cache?: object }): Promise<CommitInfo & { tree: string }> {
-  const commit = await readCommit({ dir, oid });
-  return {
-    oid,
-    parent: commit.parents[0] ?? null,
-    time: commit.timestamp,
-    message: commit.message,
-    trailers: parseTrailers(commit.message),
-    tree: commit.tree,
-  };
 }
 
 const ROOT_DEFAULT = { mode: 0o755, uid: 0, gid: 0, owner: 'root', group: 'root' };

@@ -18,7 +18,7 @@ export interface Manifest {
   hostname: string;
   cluster_mode: 'standalone' | 'cluster';
   script_version: string | null;
-  encryption_mode: 'none';
+  encryption_mode: 'none' | 'age';
   snapshot_commit: string;
   snapshot_parent: string | null;
   entries: number;
@@ -47,6 +47,11 @@ export async function readManifest(path: string): Promise<Manifest> {
   } catch (e) {
     throw new ProxsaveError('VERIFY', `manifest ${path} cannot be read: ${(e as Error).message}`, { cause: e });
   }
+  return parseManifestText(text, path);
+}
+
+/** Shape-check manifest text (read from a file or a remote); VERIFY error when malformed. */
+export function parseManifestText(text: string, path: string): Manifest {
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -1,6 +1,7 @@
 // COMPRESSION_* settings → one validated, effective setting. Pure.
 import os from 'node:os';
 import { ProxsaveError } from '../core/errors.ts';
+import type { Config } from '../config/keys.ts';
 import type { CompressionType } from './archive-name.ts';
 
 export type CompressionMode = 'fast' | 'standard' | 'maximum' | 'ultra';
@@ -28,8 +29,11 @@ export interface ResolvedCompression {
   engine: CompressionEngine;
 }
 
-const ALIASES: Record<string, CompressionType> = { zst: 'zstd', gz: 'gzip', pigz: 'gzip', bz2: 'bzip2' };
-const TYPES: readonly CompressionType[] = ['zstd', 'xz', 'gzip', 'bzip2', 'lzma', 'none'];
+/** The one table of compression types and aliases; COMPRESSION_TYPE's key definition is built from it. */
+export const COMPRESSION_ALIASES: Record<string, CompressionType> = { zst: 'zstd', gz: 'gzip', pigz: 'gzip', bz2: 'bzip2' };
+export const COMPRESSION_TYPES: readonly CompressionType[] = ['zstd', 'xz', 'gzip', 'bzip2', 'lzma', 'none'];
+const ALIASES = COMPRESSION_ALIASES;
+const TYPES = COMPRESSION_TYPES;
 export const LEVEL_RANGE: Record<CompressionType, [number, number]> = {
   zstd: [1, 22],
   xz: [0, 9],
@@ -41,6 +45,11 @@ export const LEVEL_RANGE: Record<CompressionType, [number, number]> = {
 export const DEFAULT_LEVEL: Record<CompressionType, number> = { zstd: 3, xz: 6, gzip: 6, bzip2: 9, lzma: 6, none: 0 };
 const MODES: readonly CompressionMode[] = ['fast', 'standard', 'maximum', 'ultra'];
 const ENGINES: readonly CompressionEngine[] = ['auto', 'cli', 'library'];
+
+/** The COMPRESSION_* keys of a configuration, as resolveCompression takes them. */
+export function compressionSettings(config: Pick<Config, 'COMPRESSION_TYPE' | 'COMPRESSION_LEVEL' | 'COMPRESSION_MODE' | 'COMPRESSION_THREADS' | 'COMPRESSION_ENGINE'>): CompressionSettings {
+  return { type: config.COMPRESSION_TYPE, level: config.COMPRESSION_LEVEL, mode: config.COMPRESSION_MODE, threads: config.COMPRESSION_THREADS, engine: config.COMPRESSION_ENGINE };
+}
 
 export function resolveCompression({ type, level, mode, threads, engine }: CompressionSettings): ResolvedCompression {
   const t = (ALIASES[type.trim().toLowerCase()] ?? type.trim().toLowerCase()) as CompressionType;

@@ -42,17 +42,27 @@ export function exitCodeForError(e: unknown): number {
 }
 
 /** Exit code of a snapshot that ran to the end. */
-export function exitCodeForSnapshot(r: { criticalFailures: string[]; recap: { failed: number } }): number {
-  if (r.criticalFailures.length > 0) return EXIT.COLLECTION;
+export function exitCodeForSnapshot(r: { criticalFailures: string[]; recap: { failed: number }; refused?: string | undefined }): number {
+  if (r.criticalFailures.length > 0 || r.refused !== undefined) return EXIT.COLLECTION;
   if (r.recap.failed > 0) return EXIT.PARTIAL;
   return EXIT.OK;
 }
 
-export const EXIT_CODES_HELP = `Exit codes:
-  0  success (warnings do not change it)      8  verification error
-  1  finished, a non-critical task/target     9  a critical task failed (nothing committed)
-     failed                                  10  archive error
-  2  configuration or usage error            11  compression error
-  4  backup error (pre-checks, lock, repo)   12  not enough disk space
-  5  local (primary) storage error           15  encryption error
-  6  cloud error with CLOUD_REQUIRED=true    16  another run holds the lock`;
+/** What each exit code means: --help, the man page and the README table come from here. */
+export const EXIT_MEANINGS: readonly [number, string][] = [
+  [EXIT.OK, 'success (warnings do not change it)'],
+  [EXIT.PARTIAL, 'finished, a non-critical task/target failed'],
+  [EXIT.USAGE, 'configuration or usage error'],
+  [EXIT.BACKUP, 'backup error (pre-checks, lock, repo)'],
+  [EXIT.LOCAL_STORAGE, 'local (primary) storage error'],
+  [EXIT.CLOUD, 'cloud error with CLOUD_REQUIRED=true'],
+  [EXIT.VERIFY, 'verification error'],
+  [EXIT.COLLECTION, 'a critical task failed, or the snapshot was refused (nothing committed)'],
+  [EXIT.ARCHIVE, 'archive error'],
+  [EXIT.COMPRESSION, 'compression error'],
+  [EXIT.DISK_SPACE, 'not enough disk space'],
+  [EXIT.ENCRYPTION, 'encryption error'],
+  [EXIT.LOCKED, 'another run holds the lock'],
+];
+
+export const EXIT_CODES_HELP = `Exit codes:\n${EXIT_MEANINGS.map(([code, text]) => `  ${String(code).padStart(2)}  ${text}`).join('\n')}`;

@@ -4,13 +4,14 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { VERSION } from '../app/context.ts';
-import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
+import { checkRootPrefix, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import type { KeyName } from '../config/keys.ts';
 import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import { clockFromEnv } from '../ports/clock.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeForError } from './exit-codes.ts';
 import { createOutput, type Output, type OutputStream } from './output.ts';
-import { COMMANDS, type CommandEnv } from './commands.ts';
+import type { CommandEnv } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -25,7 +26,7 @@ const GLOBAL_OPTIONS = {
 
 export const DEFAULT_CONFIG = '/etc/proxsave/backup.env';
 
-function mainHelp(): string {
+export function mainHelp(): string {
   const cmds = Object.entries(COMMANDS)
     .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
     .join('\n');
@@ -124,6 +125,7 @@ function loadEffectiveConfig(values: Record<string, unknown>, env: NodeJS.Proces
   if (typeof values.root === 'string') flags.SYSTEM_ROOT_PREFIX = { value: values.root, flag: '--root' };
   const loaded = loadConfig({ file, env, flags });
   for (const w of loaded.warnings) out.reporter.log('warn', w);
+  checkRootPrefix(loaded);
   return loaded;
 }
 

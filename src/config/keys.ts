@@ -1,6 +1,7 @@
 // Every configuration key proxsave understands: its kind, default, allowed
 // values and documentation. configs/backup.env is the human copy of this
 // table; test/config/template.test.ts keeps the two in step.
+import { COMPRESSION_ALIASES, COMPRESSION_TYPES } from '../archive/resolve-compression.ts';
 
 export type KeyKind =
   | { kind: 'bool' }
@@ -41,6 +42,7 @@ export const KEYS = {
   BACKUP_PATH: { type: path, default: '/var/lib/proxsave/backup', section: 'Paths', doc: 'Local (primary) target: exported archives are stored here. Its failure is critical.' },
   LOG_PATH: { type: path, default: '/var/log/proxsave', section: 'Paths', doc: 'Directory for run logs and the JSON run report.' },
   LOCK_PATH: { type: path, default: '/run/lock/proxsave', section: 'Paths', doc: 'Directory of the run lock file (proxsave.lock). A second concurrent run exits 16.' },
+  LOG_KEEP: { type: int(1, 100000), default: '60', section: 'Paths', doc: 'Run reports kept in LOG_PATH (a .json and a .log per run): the newest LOG_KEEP runs stay, older ones are deleted after each run.' },
   COMMAND_PATH: { type: { kind: 'pathlist' }, default: '', section: 'Paths', doc: 'Directories searched before the system PATH for task commands (stub commands in tests).' },
 
   // Collection
@@ -48,6 +50,7 @@ export const KEYS = {
   COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
   BACKUP_EXCLUDE_PATTERNS: { type: list, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
   CUSTOM_BACKUP_PATHS: { type: list, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
+  SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given: an unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
   MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
 
   // Toggles
@@ -77,12 +80,16 @@ export const KEYS = {
   BACKUP_STORAGE_STACK: toggle('LVM, multipath, iSCSI, mdadm configuration and listings.'),
 
   // Compression
-  COMPRESSION_TYPE: { type: { kind: 'enum', values: ['zstd', 'xz', 'gzip', 'bzip2', 'lzma', 'none'], aliases: { zst: 'zstd', gz: 'gzip', pigz: 'gzip', bz2: 'bzip2' } }, default: 'zstd', section: 'Compression', doc: 'Archive compression.' },
+  COMPRESSION_TYPE: { type: { kind: 'enum', values: COMPRESSION_TYPES, aliases: COMPRESSION_ALIASES }, default: 'zstd', section: 'Compression', doc: 'Archive compression.' },
   COMPRESSION_LEVEL: { type: str, default: '', section: 'Compression', doc: 'Level: gzip/bzip2 1-9, xz/lzma 0-9, zstd 1-22. Empty means the type default (zstd 3, xz 6, gzip 6, bzip2 9).' },
   COMPRESSION_MODE: { type: { kind: 'enum', values: ['fast', 'standard', 'maximum', 'ultra'] }, default: 'standard', section: 'Compression', doc: 'fast = level 1; standard = COMPRESSION_LEVEL; maximum = zstd 19, others 9 (xz --extreme); ultra = zstd 22 --ultra, others 9 (xz --extreme).' },
   COMPRESSION_THREADS: { type: int(0, 256), default: '0', section: 'Compression', doc: 'Compressor threads; 0 means all cores.' },
   COMPRESSION_ENGINE: { type: { kind: 'enum', values: ['auto', 'cli', 'library'] }, default: 'auto', section: 'Compression', doc: 'auto uses the system compressor CLI when installed (faster), else the in-process library.' },
-  ENCRYPT_ARCHIVE: { type: bool, default: 'false', section: 'Compression', doc: 'Archive encryption. Not supported by this version: true is refused (exit 15) rather than writing clear archives.' },
+  ENCRYPT_ARCHIVE: { type: bool, default: 'false', section: 'Encryption', doc: 'Encrypt each archive with age as it is written (<name>.tar.<ext>.age); sidecars stay plaintext (the sha256 is of the encrypted file). Needs AGE_RECIPIENT or AGE_RECIPIENT_FILE.' },
+  AGE_RECIPIENT: { type: list, default: '', section: 'Encryption', doc: 'age recipients (public keys): X25519 age1… keys; ssh-ed25519/ssh-rsa keys need the age program. Several may be given.' },
+  AGE_RECIPIENT_FILE: { type: path, default: '', section: 'Encryption', doc: 'File of age recipients, one per line (# comments), added to AGE_RECIPIENT.' },
+  AGE_IDENTITY_FILE: { type: path, default: '', section: 'Encryption', doc: 'age identity (private key) file for restore and verify of .age archives; with it, export also reads back what it wrote. Keep it off the host if the backups must stay secret from it.' },
+  AGE_ENGINE: { type: { kind: 'enum', values: ['auto', 'cli', 'library'] }, default: 'auto', section: 'Encryption', doc: 'auto uses the age program when installed (about 6x faster here), else the in-process age-encryption library.' },
 
   // Secondary target
   SECONDARY_ENABLED: { type: bool, default: 'false', section: 'Secondary target', doc: 'Copy archives to a second directory (often an NFS/CIFS mount).' },
@@ -120,6 +127,34 @@ export const KEYS = {
   KEEP_WEEKLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: ISO weeks.', aliases: ['RETENTION_WEEKLY'] },
   KEEP_MONTHLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: months.', aliases: ['RETENTION_MONTHLY'] },
   KEEP_YEARLY: { type: int(0, 100000), default: '0', section: 'Retention', doc: 'gfs: years.', aliases: ['RETENTION_YEARLY'] },
+
+  // Schedule (proxsave schedule install)
+  SYSTEMD_UNIT_DIR: { type: path, default: '/etc/systemd/system', section: 'Schedule', doc: 'Where `proxsave schedule install` writes proxsave.service and proxsave.timer.' },
+  SCHEDULE_ON_CALENDAR: { type: str, default: 'hourly', section: 'Schedule', doc: 'systemd OnCalendar= of proxsave.timer (see systemd.time(7)); --on-calendar overrides it.' },
+  SCHEDULE_RANDOM_DELAY: { type: int(0, 86400), default: '600', section: 'Schedule', doc: 'RandomizedDelaySec= of proxsave.timer, so the nodes of a cluster do not all run at once.' },
+
+  // Notifications (sent after `proxsave run`; a failed notification is a warning, never a failed run)
+  NOTIFY_ON: { type: { kind: 'enum', values: ['always', 'changes,failure', 'changes', 'failure', 'never'], aliases: { 'failure,changes': 'changes,failure' } }, default: 'changes,failure', section: 'Notifications', doc: 'When to notify: always; changes (a commit was made); failure (exit code not 0); changes,failure; never.' },
+  NOTIFY_CRITICAL_PATHS: { type: list, default: '**/storage.cfg **/corosync.conf etc/network/interfaces **/user.cfg **/qemu-server/** **/lxc/**', section: 'Notifications', doc: 'Globs over snapshot paths (etc/pve/storage.cfg); a change to one is flagged in the subject as CRITICAL CHANGE.' },
+  EMAIL_ENABLED: { type: bool, default: 'false', section: 'Notifications', doc: "Send a report by email through the host's own mail system (sendmail, or Proxmox's notification system)." },
+  EMAIL_DELIVERY: { type: { kind: 'enum', values: ['sendmail', 'proxmox'] }, default: 'sendmail', section: 'Notifications', doc: "sendmail pipes the mail to sendmail -t (postfix on PVE/PBS); proxmox hands it to proxmox-mail-forward, which delivers to the targets configured under Datacenter > Notifications." },
+  EMAIL_RECIPIENT: { type: str, default: '', section: 'Notifications', doc: "Recipient(s), comma separated. Empty means root@pam's email from /etc/pve/user.cfg or /etc/proxmox-backup/user.cfg." },
+  EMAIL_FROM: { type: str, default: '', section: 'Notifications', doc: 'From: address. Empty means proxsave@<hostname>.' },
+  WEBHOOK_URL: { type: str, default: '', section: 'Notifications', doc: 'POST a report to this URL (empty: no webhook). Use your own endpoint, a Gotify or ntfy server, or a Slack/Discord incoming webhook.' },
+  WEBHOOK_FORMAT: { type: { kind: 'enum', values: ['generic', 'slack', 'discord', 'gotify', 'ntfy'] }, default: 'generic', section: 'Notifications', doc: 'Body format: generic (the JSON summary), slack, discord, gotify or ntfy.' },
+  WEBHOOK_TOKEN: { type: str, default: '', section: 'Notifications', secret: true, doc: 'Sent as "Authorization: Bearer <token>" (gotify: X-Gotify-Key). Never logged.' },
+  WEBHOOK_TIMEOUT: { type: int(1, 300), default: '10', section: 'Notifications', doc: 'Seconds one webhook attempt may take.' },
+  WEBHOOK_RETRIES: { type: int(0, 10), default: '2', section: 'Notifications', doc: 'Retries after a failed attempt (network error, 429 or 5xx), with backoff.' },
+
+  // Metrics
+  METRICS_ENABLED: { type: bool, default: 'false', section: 'Metrics', doc: 'Write Prometheus metrics for the node_exporter textfile collector after each run.' },
+  METRICS_PATH: { type: path, default: '/var/lib/prometheus/node-exporter/proxsave.prom', section: 'Metrics', doc: 'The .prom file (written atomically: temporary file, then rename). Its directory must be the collector --collector.textfile.directory.' },
+
+  // Fleet history
+  SNAPSHOT_REMOTE: { type: str, default: '', section: 'Fleet history', doc: 'Git remote that `run` pushes the snapshot history to, on branch hosts/<hostname>. HTTPS (or HTTP) URL, or SSH (git@host:repo.git, via the git CLI). THE REMOTE HOLDS SECRETS: use a private repository, TLS and a token limited to that repository.' },
+  SNAPSHOT_REMOTE_TOKEN: { type: str, default: '', section: 'Fleet history', secret: true, doc: 'HTTP(S) remote: token (sent as basic auth password with SNAPSHOT_REMOTE_USER, or as a bearer token when the user is empty). Never logged.' },
+  SNAPSHOT_REMOTE_USER: { type: str, default: '', section: 'Fleet history', doc: 'HTTP(S) remote: basic auth user name (for example the token owner; GitHub/Gitea accept any name with a token).' },
+  FLEET_CACHE_PATH: { type: path, default: '/var/lib/proxsave/fleet', section: 'Fleet history', doc: 'Private (0700) bare repository where `proxsave fleet` fetches the remote.' },
 } as const satisfies Record<string, KeyDef>;
 
 export type KeyName = keyof typeof KEYS;

@@ -1,7 +1,9 @@
 // Loads the effective configuration: defaults < file < environment < flags.
 // Every invalid value is reported with where it came from (FILE:LINE) and
 // what is allowed; nothing is written by anyone before this succeeds.
-import { readFileSync } from 'node:fs';
+import type { CompressionType } from '../archive/archive-name.ts';
+import { LEVEL_RANGE } from '../archive/resolve-compression.ts';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/errors.ts';
 import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
@@ -30,7 +32,6 @@ export interface LoadConfigOptions {
 const ALIAS_TO_KEY = new Map<string, KeyName>();
 for (const k of KEY_NAMES) for (const a of (KEYS[k] as KeyDef).aliases ?? []) ALIAS_TO_KEY.set(a, k);
 
-const COMPRESSION_LEVELS: Record<string, [number, number]> = { zstd: [1, 22], xz: [0, 9], lzma: [0, 9], gzip: [1, 9], bzip2: [1, 9], none: [0, 0] };
 
 export function loadConfig({ file, env = process.env, flags = {}, cwd = process.cwd() }: LoadConfigOptions = {}): LoadedConfig {
   const problems: Problem[] = [];
@@ -94,9 +95,9 @@ export function loadConfig({ file, env = process.env, flags = {}, cwd = process.
   const cfg = config as Config;
   if (problems.length === 0) problems.push(...crossCheck(cfg, sources));
   if (problems.length > 0) throw new ProblemsError('CONFIG', problems, { hint: 'fix the values above; `proxsave config check` lists every problem' });
-  if (cfg.ENCRYPT_ARCHIVE)
-    throw new ProxsaveError('ENCRYPTION', `${where(sources.ENCRYPT_ARCHIVE)}: ENCRYPT_ARCHIVE=true, but this version of proxsave cannot encrypt archives`, {
-      hint: 'set ENCRYPT_ARCHIVE=false (archives stay 0600) or encrypt the target (e.g. an rclone crypt remote)',
+  if (cfg.ENCRYPT_ARCHIVE && cfg.AGE_RECIPIENT.length === 0 && !cfg.AGE_RECIPIENT_FILE)
+    throw new ProxsaveError('ENCRYPTION', `${where(sources.ENCRYPT_ARCHIVE)}: ENCRYPT_ARCHIVE=true needs AGE_RECIPIENT or AGE_RECIPIENT_FILE`, {
+      hint: 'age-keygen -o key.txt prints the public key (age1…) to use as AGE_RECIPIENT; keep key.txt (AGE_IDENTITY_FILE) somewhere safe',
     });
   return { config: cfg, sources, warnings, file };
 }
@@ -128,12 +129,34 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
   need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
   if (c.COMPRESSION_LEVEL !== '') {
-    const [lo, hi] = COMPRESSION_LEVELS[c.COMPRESSION_TYPE] ?? [0, 0];
+    const [lo, hi] = LEVEL_RANGE[c.COMPRESSION_TYPE as CompressionType] ?? [0, 0];
     const n = Number(c.COMPRESSION_LEVEL);
     if (!/^\d+$/.test(c.COMPRESSION_LEVEL) || n < lo || n > hi)
       out.push({ ...locate(s.COMPRESSION_LEVEL), key: 'COMPRESSION_LEVEL', message: `"${c.COMPRESSION_LEVEL}" is not a valid level for ${c.COMPRESSION_TYPE}`, allowed: `${lo}-${hi}` });
   }
   return out;
+}
+
+/**
+ * The host root must be an existing directory. A wrong --root read as a host
+ * looks like one whose whole configuration was deleted, so the CLI checks
+ * this before any command runs (exit 2). Separate from loadConfig, which only
+ * validates values (a template may name a root that exists only later).
+ */
+export function checkRootPrefix({ config, sources }: Pick<LoadedConfig, 'config' | 'sources'>): void {
+  const why = checkRootDir(config.SYSTEM_ROOT_PREFIX);
+  if (why)
+    throw new ProblemsError('CONFIG', [{ ...locate(sources.SYSTEM_ROOT_PREFIX), key: 'SYSTEM_ROOT_PREFIX', message: `${config.SYSTEM_ROOT_PREFIX}: ${why}` }], {
+      hint: 'SYSTEM_ROOT_PREFIX (--root) must be the root directory of the host to back up; nothing was read or written',
+    });
+}
+
+function checkRootDir(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : 'not a directory';
+  } catch (e) {
+    return errnoCode(e) === 'ENOENT' ? 'no such directory' : `cannot access (${errnoCode(e) ?? (e as Error).message})`;
+  }
 }
 
 type Coerced = { value: unknown } | { error: string; allowed?: string };

@@ -44,7 +44,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
       continue;
     }
     const startLine = line;
-    let body = raw.replace(/^\s*(export\s+)?/, '');
+    const body = raw.replace(/^\s*(export\s+)?/, '');
     const offset = raw.length - body.length;
     const eq = body.indexOf('=');
     if (eq <= 0) {
@@ -172,9 +172,18 @@ function expandAt(src: string, p: number, resolve: (n: string) => string | undef
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::?-(.*))?$/s.exec(inner);
     if (!m) return { text: '', end: close + 1, error: `unsupported expansion \${${inner}}` };
     const v = resolve(m[1]!);
+    // An unset variable without a default would silently become '' (a stray
+    // SNAPSHOT_PATH, say): an error, like `set -u` in the shell.
+    if (v === undefined && m[2] === undefined) return { text: '', end: close + 1, error: unsetMessage(m[1]!) };
     return { text: v === undefined || (v === '' && m[2] !== undefined) ? (m[2] ?? '') : v, end: close + 1 };
   }
   const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(p + 1, p + 200));
   if (!m) return { text: '$', end: p + 1 };
-  return { text: resolve(m[0]) ?? '', end: p + 1 + m[0].length };
+  const v = resolve(m[0]);
+  if (v === undefined) return { text: '', end: p + 1 + m[0].length, error: unsetMessage(m[0]) };
+  return { text: v, end: p + 1 + m[0].length };
+}
+
+function unsetMessage(name: string): string {
+  return `\${${name}} is not set (define it earlier in the file or in the environment, or give a default: \${${name}:-value})`;
 }

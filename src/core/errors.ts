@@ -46,13 +46,15 @@ export class ProxsaveError extends Error {
 export interface Problem {
   file: string;
   line?: number;
+  /** 1-based column, when known (YAML syntax errors). */
+  column?: number;
   key?: string;
   message: string;
   allowed?: string;
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}${p.column === undefined ? '' : `:${p.column}`}`;
   const key = p.key ? ` ${p.key}:` : '';
   const allowed = p.allowed ? ` (allowed: ${p.allowed})` : '';
   return `${where}:${key} ${p.message}${allowed}`;

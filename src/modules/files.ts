@@ -15,7 +15,7 @@ import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
 import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
 import { refusedName } from '../snapshot/git-names.ts';
-import { newPlan, type Entry, type TaskPlan } from './types.ts';
+import { newPlan, type TaskPlan } from './types.ts';
 
 export interface PlanFilesOptions {
   task: LoadedTask;
@@ -202,4 +202,3 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
   return plan;
 }
 
-export type { Entry };

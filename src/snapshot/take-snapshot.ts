@@ -46,6 +46,11 @@ export interface SnapshotResult {
   bytesRead: number;
   filesRead: number;
   warnings: string[];
+  /** Tracked files (HEAD, .proxsave/ aside) the snapshot deletes, and how many were tracked. */
+  deleted: number;
+  tracked: number;
+  /** More than `maxDeletePercent` would be deleted: nothing was written. */
+  refusedDeletion: boolean;
 }
 
 export interface CommitInfoInput {
@@ -72,11 +77,13 @@ export interface TakeSnapshotOptions {
    */
   locked?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Refuse (write nothing, as with `check`) when more than this percentage of the tracked files would be deleted. */
+  maxDeletePercent?: number;
 }
 
 const gitModeOf = (e: Entry): GitMode => (e.type === 'l' ? '120000' : e.mode & 0o111 ? '100755' : '100644');
 
-export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, locked = false, onProgress }: TakeSnapshotOptions): Promise<SnapshotResult> {
+export async function takeSnapshot({ dir, plans, check, keepContent = false, commit, ranTasks, locked = false, onProgress, maxDeletePercent }: TakeSnapshotOptions): Promise<SnapshotResult> {
   const warnings: string[] = [];
   const exists = isRepo(dir);
   if (!check) await ensureRepo({ dir });
@@ -113,6 +120,19 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
       for (const [path] of state.files)
         if ((path === k || (k.endsWith('/') && path.startsWith(k))) && !wanted.has(path)) kept.add(path);
 
+  // The shrink guard decides before anything is written: a path HEAD tracks
+  // that no task wants (nor keeps) is a deletion. Reads failing below only
+  // move paths to `kept`, so this count is an upper bound.
+  let tracked = 0;
+  let deletions = 0;
+  for (const [path, f] of state.files) {
+    if (path.startsWith('.proxsave/')) continue;
+    tracked++;
+    if (!wanted.has(path) && !kept.has(path) && !(ranTasks && !ranTasks.has(f.task))) deletions++;
+  }
+  const refusedDeletion = maxDeletePercent !== undefined && tracked > 0 && deletions * 100 > maxDeletePercent * tracked;
+  if (refusedDeletion) check = true;
+
   // 2. Object ids, reading only files whose stat changed.
   const next = new Map<string, CachedFile>();
   const changes: Change[] = [];
@@ -121,7 +141,7 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
   const worktree = new WorkTreeWriter(dir);
   let committing = false;
   let bytesRead = 0;
-  let cacheDirty = state.rebuilt;
+  const cacheDirty = state.rebuilt;
   let filesRead = 0;
   let done = 0;
   const wantedList = [...wanted.values()];
@@ -278,6 +298,9 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     bytesRead,
     filesRead,
     warnings,
+    deleted: changes.filter((c) => c.status === 'deleted' && !c.path.endsWith('/')).length,
+    tracked,
+    refusedDeletion,
   };
   if (check || !commitWorthy) {
     pack?.abort();

@@ -1,27 +1,11 @@
 // Archive names are the one thing every target can list cheaply, so they
 // carry the host and the UTC creation time:
 //   <hostname>-backup-<YYYYMMDD-HHMMSS>.tar[.<ext>]
-// Parsing is src/archive's (which writes the names); this file adds what
-// targets need on top: sidecar ownership, listing groups, host comparison.
-import { parseArchiveName as parseName } from '../archive/archive-name.ts';
+// Parsing is src/archive's (which writes the names) and the only one; this
+// file adds what targets need on top: sidecar ownership, listing groups, host
+// comparison.
+import { parseArchiveName } from '../archive/archive-name.ts';
 import { MANIFEST_SUFFIX, SHA256_SUFFIX } from './target.ts';
-
-export const ARCHIVE_EXTENSIONS = ['zst', 'xz', 'gz', 'bz2', 'lzma'] as const;
-
-export interface ArchiveName {
-  name: string;
-  hostname: string;
-  /** UTC time encoded in the name. */
-  createdAt: Date;
-  /** Compression extension, '' for a plain .tar. */
-  ext: string;
-}
-
-/** Parses an archive basename; undefined for anything else (sidecars, temp files, foreign files). */
-export function parseArchiveName(name: string): ArchiveName | undefined {
-  const p = parseName(name);
-  return p ? { name, hostname: p.hostname, createdAt: p.time, ext: p.ext === 'tar' ? '' : p.ext.slice(4) } : undefined;
-}
 
 /** Which archive a sidecar belongs to, or undefined when `file` is not a sidecar. */
 export function sidecarOwner(file: string): { archive: string; kind: 'sha256' | 'manifest' } | undefined {
@@ -63,4 +47,3 @@ export function groupListing(files: { name: string; size: number }[]): {
   return { archives, orphans };
 }
 
-export { parseSha256Sidecar } from '../archive/manifest.ts';

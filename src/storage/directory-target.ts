@@ -6,7 +6,7 @@ import { copyFile, mkdir, open, readdir, readFile, realpath, rename, stat, statf
 import { basename, join, resolve } from 'node:path';
 import { errnoCode, ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
-import { hashFile } from './hash-file.ts';
+import { hashFile } from '../util/hash-file.ts';
 import { isMountPoint } from './mount-point.ts';
 import { spawn } from 'node:child_process';
 import {
@@ -37,6 +37,8 @@ export interface DirectoryTargetOptions {
   probeTimeoutMs?: number;
   /** Environment of the probe process (its PATH finds stat). */
   env?: NodeJS.ProcessEnv;
+  /** The config key naming this directory (BACKUP_PATH), shown in every error. */
+  key?: string;
 }
 
 const TMP_RE = /^\.(.+)\.tmp-(\d+)$/;
@@ -54,8 +56,10 @@ export class DirectoryTarget implements Target {
   readonly #requireMount: boolean;
   readonly #probeTimeoutMs: number;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #key: string | undefined;
 
-  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env }: DirectoryTargetOptions) {
+  constructor({ kind, path, critical, failureCode, create, requireMount = false, probeTimeoutMs = 0, env = process.env, key }: DirectoryTargetOptions) {
+    this.#key = key;
     this.#probeTimeoutMs = probeTimeoutMs;
     this.#env = env;
     this.kind = kind;
@@ -67,7 +71,7 @@ export class DirectoryTarget implements Target {
   }
 
   #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {
-    return new ProxsaveError(code, `${this.kind} target ${this.location}: ${message}`, {
+    return new ProxsaveError(code, `${this.kind} target ${this.#key ? `${this.#key}=` : ''}${this.location}: ${message}`, {
       cause,
       details: { target: this.kind, location: this.location },
     });

@@ -1,6 +1,8 @@
 // What a target holds, archive by archive, with what the sidecars say about
 // each: owner host, commit, and whether sidecars and manifest agree.
-import { canonicalHostname, parseArchiveName, parseSha256Sidecar } from './archive-name.ts';
+import { parseArchiveName } from '../archive/archive-name.ts';
+import { parseSha256Sidecar } from '../archive/manifest.ts';
+import { canonicalHostname } from './archive-name.ts';
 import { MANIFEST_SUFFIX, SHA256_SUFFIX, type Target } from './target.ts';
 
 export interface InventoryEntry {
@@ -38,7 +40,7 @@ export async function inventory({ target }: { target: Target }): Promise<Invento
     const parsed = parseArchiveName(a.name)!;
     const entry: InventoryEntry = {
       name: a.name,
-      createdAt: parsed.createdAt,
+      createdAt: parsed.time,
       size: a.size,
       complete: a.complete,
       manifestHostname: undefined,

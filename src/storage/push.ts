@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ProxsaveError } from '../core/errors.ts';
 import type { Reporter } from '../ports/reporter.ts';
-import { parseSha256Sidecar } from './archive-name.ts';
+import { parseSha256Sidecar } from '../archive/manifest.ts';
 import type { ExpectedContent, Target, TargetKind, VerifyResult } from './target.ts';
 
 export interface PushResult {

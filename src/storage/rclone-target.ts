@@ -5,8 +5,9 @@ import { basename } from 'node:path';
 import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
-import { hashFile, hashStream } from './hash-file.ts';
-import { Rclone, RcloneError } from './rclone.ts';
+import { hashFile, hashStream } from '../util/hash-file.ts';
+import type { Rclone } from './rclone.ts';
+import { RcloneError } from './rclone.ts';
 import {
   MANIFEST_SUFFIX,
   SHA256_SUFFIX,
@@ -54,7 +55,9 @@ export class RcloneTarget implements Target {
   constructor({ rclone, remote, remotePath, critical, failureCode = critical ? 'CLOUD' : 'TARGET', verifyDownload = false }: RcloneTargetOptions) {
     this.#rclone = rclone;
     this.#remote = remote.replace(/:$/, '');
-    this.#dir = remotePath.replace(/^\/+(?=.)/, '').replace(/\/+$/, '');
+    // Exactly as configured: a leading '/' is meaningful (absolute on local
+    // and sftp remotes); only trailing slashes go, except for the root itself.
+    this.#dir = remotePath.replace(/(?<=.)\/+$/, '');
     this.location = `${this.#remote}:${this.#dir}`;
     this.critical = critical;
     this.failureCode = failureCode;
@@ -62,7 +65,8 @@ export class RcloneTarget implements Target {
   }
 
   #path(file: string): string {
-    return this.#dir ? `${this.#remote}:${this.#dir}/${file}` : `${this.#remote}:${file}`;
+    if (this.#dir === '') return `${this.#remote}:${file}`;
+    return this.#dir.endsWith('/') ? `${this.location}${file}` : `${this.location}/${file}`;
   }
 
   #fail(message: string, cause?: unknown, code: ErrorCode = this.failureCode): ProxsaveError {

@@ -1,7 +1,8 @@
 // Runs the system `rclone` binary as a process (argv only, never a shell),
 // with the configured timeouts, bandwidth limit and extra flags, and retries
 // failures that rclone itself classifies as temporary.
-import { execa } from 'execa';
+// execa loads only when rclone actually runs: a run without a cloud target never pays for it.
+const loadExeca = async () => (await import('execa')).execa;
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../ports/reporter.ts';
 
@@ -115,6 +116,7 @@ export class Rclone {
    */
   async run(args: string[], { retry = true }: { retry?: boolean } = {}): Promise<string> {
     return this.#withRetries(args, retry, async (argv) => {
+      const execa = await loadExeca();
       const r = await execa(this.#o.binary, argv, this.#execOptions());
       return { ...r, value: String(r.stdout) };
     });
@@ -123,6 +125,7 @@ export class Rclone {
   /** Runs rclone and hands its stdout stream to `consume` (e.g. `rclone cat` into a hash). */
   async stream<T>(args: string[], consume: (stdout: Readable) => Promise<T>): Promise<T> {
     return this.#withRetries(args, true, async (argv) => {
+      const execa = await loadExeca();
       const sub = execa(this.#o.binary, argv, { ...this.#execOptions(), buffer: { stdout: false, stderr: true } });
       const [value, r] = await Promise.all([consume(sub.stdout!), sub]);
       return { ...r, value };

@@ -17,7 +17,7 @@ export interface CreateTargetsDeps {
 
 export function createTargets(config: Config, { reporter, env = process.env, rcloneBackoffMs }: CreateTargetsDeps): Target[] {
   const targets: Target[] = [
-    new DirectoryTarget({ kind: 'local', path: config.BACKUP_PATH, critical: true, failureCode: 'LOCAL_STORAGE', create: true }),
+    new DirectoryTarget({ kind: 'local', path: config.BACKUP_PATH, critical: true, failureCode: 'LOCAL_STORAGE', create: true, key: 'BACKUP_PATH' }),
   ];
   if (config.SECONDARY_ENABLED) {
     targets.push(
@@ -27,6 +27,7 @@ export function createTargets(config: Config, { reporter, env = process.env, rcl
         critical: false,
         failureCode: 'TARGET',
         create: false,
+        key: 'SECONDARY_PATH',
         requireMount: config.SECONDARY_REQUIRE_MOUNT,
         probeTimeoutMs: config.SECONDARY_PROBE_TIMEOUT * 1000,
         env,

@@ -23,6 +23,8 @@ export interface LoadedTask {
 
 export const FACT_NAMES = ['pve', 'pbs', 'dual', 'clustered', 'zfs', 'ceph', 'tape', 'lvm'] as const;
 
+const MAX_ALIAS_COUNT = 100;
+
 const MODULES: Record<ModuleName, ZodType> = { files: filesTask, command: commandTask, sqlite: sqliteTask };
 
 export function loadTasks({ dir, knownNames }: { dir: string; knownNames: ReadonlySet<string> }): LoadedTask[] {
@@ -54,10 +56,20 @@ export function loadTaskFile(file: string, text: string, knownNames: ReadonlySet
     return range ? lc.linePos(range[0]).line : undefined;
   };
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) problems.push({ file, line: err.linePos?.[0]?.line, message: err.message.split('\n')[0]! });
+    for (const err of doc.errors) {
+      const pos = err.linePos?.[0] ?? (err.pos ? lc.linePos(err.pos[0]) : undefined);
+      problems.push({ file, ...(pos ? { line: pos.line, column: pos.col } : {}), message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
+    }
     return [];
   }
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    // Aliases expanding past this many nodes are an attack (a "billion laughs"), not a task file.
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    problems.push({ file, message: `refused: ${(e as Error).message} (YAML aliases expand beyond ${MAX_ALIAS_COUNT} nodes)` });
+    return [];
+  }
   const fileParsed = taskFileSchema.safeParse(data ?? {});
   if (!fileParsed.success) {
     for (const issue of fileParsed.error.issues)

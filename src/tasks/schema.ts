@@ -5,6 +5,27 @@ import { TOGGLE_KEYS } from '../config/keys.ts';
 
 
 
+/**
+ * Where a task stores its output inside the snapshot: a relative path with
+ * no `..`, `.` or empty component, never into git's own directory (a `.git`
+ * component at any depth) nor proxsave's `.proxsave/`.
+ */
+function destProblem(d: string): string | undefined {
+  if (d.startsWith('/')) return 'must be a relative path inside the snapshot, e.g. pve/pveversion.txt';
+  if (d.includes('\0') || d.includes('\\')) return 'must not contain NUL or backslash';
+  const parts = d.split('/');
+  if (parts.some((p) => p === '' || p === '.')) return 'must not contain empty or "." components';
+  if (parts.includes('..')) return 'must not contain .. components';
+  if (parts.some((p) => p.toLowerCase() === '.git')) return 'must not write into .git';
+  if (parts[0] === '.proxsave') return 'must not write into .proxsave (proxsave\'s own metadata)';
+  return undefined;
+}
+
+const destPath = z.string().min(1).superRefine((d, ctx) => {
+  const why = destProblem(d);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
+
 const sizeString = z
   .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, 'a size such as 512K, 1M or 64M')]);
 
@@ -41,7 +62,7 @@ export const commandTask = z.strictObject({
   /** argv, never a shell string. `{node}` and `{hostname}` are replaced by facts. */
   command: z.array(z.string().min(1)).min(1),
   /** Path of the stored output, relative to var/lib/proxsave-info/commands/. */
-  dest: z.string().regex(/^[A-Za-z0-9_.{}-]+(\/[A-Za-z0-9_.{}-]+)*$/, 'a relative path such as pve/pveversion.txt').refine((d) => !d.split('/').includes('..'), 'no .. components'),
+  dest: destPath.pipe(z.string().regex(/^[A-Za-z0-9_.{}-]+(\/[A-Za-z0-9_.{}-]+)*$/, 'a relative path such as pve/pveversion.txt')),
   timeout: z.number().positive().max(86400).optional(),
   critical: z.boolean().default(false),
   volatile: z.boolean().default(false),
@@ -56,14 +77,16 @@ export const commandTask = z.strictObject({
 export const sqliteTask = z.strictObject({
   ...common,
   /** Host path of the live database. */
-  sqlite: z.string().regex(/^\//, 'an absolute host path'),
+  sqlite: z.string().regex(/^\//, 'an absolute host path').superRefine((d, ctx) => {
+    // Without `dest:` the copy is stored at this path: it must be a valid destination too.
+    const why = destProblem(d.replace(/^\/+/, ''));
+    if (why) ctx.addIssue({ code: 'custom', message: why.replace(/^must be a relative path.*/, 'invalid path') });
+  }),
   /** Where the consistent copy is stored in the snapshot (default: the same path). */
-  dest: z.string().optional(),
+  dest: destPath.optional(),
   critical: z.boolean().default(false),
   timeout: z.number().positive().max(86400).optional(),
 });
-
-export const taskSchema = z.union([filesTask, commandTask, sqliteTask]);
 
 export const taskFileSchema = z.strictObject({
   /** Output group for command tasks of this file: var/lib/proxsave-info/commands/<group>/. */
@@ -76,9 +99,3 @@ export type CommandTask = z.infer<typeof commandTask>;
 export type SqliteTask = z.infer<typeof sqliteTask>;
 export type TaskDef = FilesTask | CommandTask | SqliteTask;
 export type ModuleName = 'files' | 'command' | 'sqlite';
-
-export function moduleOf(t: TaskDef): ModuleName {
-  if ('files' in t) return 'files';
-  if ('command' in t) return 'command';
-  return 'sqlite';
-}

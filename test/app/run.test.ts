@@ -163,7 +163,7 @@ const hasRclone = (() => {
 
 test('run: an unreachable cloud remote gives exit 1, or 6 with CLOUD_REQUIRED=true; local and secondary still get the archive', { skip: hasRclone ? false : 'rclone is not installed' }, async (t) => {
   for (const [required, code] of [['false', 1], ['true', 6]] as const) {
-    const h = hostWithTargets(`CLOUD_ENABLED=true\nCLOUD_REMOTE=deadremote\nCLOUD_REMOTE_PATH=backups\nCLOUD_REQUIRED=${required}\nRCLONE_RETRIES=0\nRCLONE_TIMEOUT_CONNECTION=2\nRCLONE_TIMEOUT_OPERATION=20\n`);
+    const h = hostWithTargets(`CLOUD_ENABLED=true\nCLOUD_REMOTE=deadremote\nCLOUD_REMOTE_PATH=backups\nCLOUD_REQUIRED=${required}\nRCLONE_RETRIES=0\nRCLONE_TIMEOUT_CONNECTION=2\nRCLONE_TIMEOUT_OPERATION=20\nRCLONE_FLAGS="--low-level-retries 1"\n`);
     t.after(h.cleanup);
     // A WebDAV remote on a loopback port where nothing listens.
     const env = cleanEnv({ RCLONE_CONFIG_DEADREMOTE_TYPE: 'webdav', RCLONE_CONFIG_DEADREMOTE_URL: 'http://127.0.0.1:9/', RCLONE_CONFIG: '/dev/null' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { archiveFileName, parseArchiveName, compressionFromPath } from '../../src/archive/index.ts';
+import { archiveFileName, parseArchiveName, compressionFromPath } from '../../src/archive/archive-name.ts';
 
 test('archive names carry host and UTC commit time', () => {
   const time = new Date('2024-03-05T06:07:08Z');

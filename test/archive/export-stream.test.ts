@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { exportSnapshot } from '../../src/app/export.ts';
-import { listCommitEntries, readCommitInfo } from '../../src/archive/commit-entries.ts';
+import { listCommitEntries } from '../../src/archive/commit-entries.ts';
+import { readCommitInfo } from '../../src/snapshot/repo.ts';
 import { findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
 import { tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
@@ -33,7 +34,7 @@ async function tarBytes(dir: string, workTree?: false): Promise<Buffer> {
   const items = await listCommitEntries({ dir, tree: info.tree, cache: {} });
   const written: WrittenEntry[] = [];
   const parts: Buffer[] = [];
-  for await (const c of tarChunks({ dir, items, mtime: info.time, cache: {}, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
+  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, cache: {}, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
   return Buffer.concat(parts);
 }
 

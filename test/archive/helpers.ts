@@ -1,13 +1,12 @@
 // Snapshot repositories for the archive tests, built with the real git CLI.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { formatMetadata, type MetaEntry } from '../../src/snapshot/read-metadata.ts';
 
-export function tmpDir(prefix = 'proxsave-archive-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+/** A fresh temporary directory's path (the suite's one helper, test/helpers/temp-dir.ts). */
+export const tmpDir = (prefix = 'proxsave-archive-'): string => tempDir(prefix).path;
 
 export function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): string {
   return execFileSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, maxBuffer: 1 << 28 }).toString('utf8');

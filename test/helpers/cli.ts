@@ -2,10 +2,10 @@
 // separate process (`spawn: true`) where a test needs one: kill, signals, the
 // lock held by another pid, a closed pipe.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/main.ts';
+
+export { tempDir } from './temp-dir.ts';
 
 export const PROJECT = resolve(import.meta.dirname, '..', '..');
 export const ENTRY = join(PROJECT, 'src', 'cli', 'index.ts');
@@ -58,7 +58,3 @@ function runProcess(args: string[], { env, input, timeoutMs }: { env: NodeJS.Pro
   });
 }
 
-export function tempDir(prefix = 'proxsave-test-'): { path: string; cleanup(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}

@@ -115,11 +115,6 @@ export function hasSqlite3(): boolean {
   return sqlite3;
 }
 
-/** Names of the stub commands an example host provides (its bin/ directory). */
-export function listStubCommands(name: HostName): string[] {
-  return readdirSync(join(hostDir(name), 'bin')).sort();
-}
-
 /** The snapshot paths a default run on this host must produce (expected-paths.txt). */
 export function expectedPaths(name: HostName): string[] {
   return lines(join(hostDir(name), 'expected-paths.txt'));

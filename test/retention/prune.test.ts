@@ -1,3 +1,4 @@
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ async function populate(dir: string) {
 }
 
 describe('prune and list on a directory target', () => {
-  let t: { path: string; cleanup: () => Promise<void> };
+  let t: TempDir;
   let f: Awaited<ReturnType<typeof populate>>;
   before(async () => {
     t = await tempDir('proxsave-prune-');
@@ -43,9 +44,9 @@ describe('prune and list on a directory target', () => {
     const a = r.targets[0]!.archives;
     assert.equal(a.length, 8);
     const newest = a.find((x) => x.name === f.mine[4]!.name)!;
-    assert.deepEqual([newest.time, newest.size, newest.commit, newest.verified, newest.hostname], ['2026-11-05T03:15:00.000Z', 100, 'c5', true, 'pve1']);
+    assert.deepEqual([newest.time, newest.size, newest.commit, newest.sidecarsOk, newest.hostname], ['2026-11-05T03:15:00.000Z', 100, 'c5', true, 'pve1']);
     assert.equal(a.find((x) => x.name === f.incomplete.name)!.complete, false);
-    assert.equal(a.find((x) => x.name === f.bad.name)!.verified, false);
+    assert.equal(a.find((x) => x.name === f.bad.name)!.sidecarsOk, false);
     const own = await listArchives({ config: config(), hostname: 'pve2' });
     assert.deepEqual(own.targets[0]!.archives.map((x) => x.name), [f.foreign.name]);
   });
@@ -113,7 +114,7 @@ describe('prune on the cloud target (rclone → webdav)', { skip: rcloneAvailabl
       const names = new Set(await readdir(join(server.dir, 'px')));
       assert.ok(names.has(f.foreign.name) && names.has(f.incomplete.name) && !names.has(f.mine[0]!.name + '.sha256'));
       const list = await listArchives({ config, target: 'cloud', targets, hostname: 'pve1' });
-      assert.equal(list.targets[0]!.archives.filter((a) => a.verified).length, 3);
+      assert.equal(list.targets[0]!.archives.filter((a) => a.sidecarsOk).length, 3);
     } finally {
       await server.stop();
     }

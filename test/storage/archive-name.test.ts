@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { groupListing, parseArchiveName, parseSha256Sidecar, sidecarOwner } from '../../src/storage/archive-name.ts';
+import { parseArchiveName } from '../../src/archive/archive-name.ts';
+import { parseSha256Sidecar } from '../../src/archive/manifest.ts';
+import { groupListing, sidecarOwner } from '../../src/storage/archive-name.ts';
 
 describe('archive names', () => {
   it('parses host, UTC time and extension', () => {
     const p = parseArchiveName('pve-node-backup-1-backup-20261120-031500.tar.zst')!;
-    assert.deepEqual([p.hostname, p.createdAt.toISOString(), p.ext], ['pve-node-backup-1', '2026-11-20T03:15:00.000Z', 'zst']);
-    for (const ext of ['xz', 'gz', 'bz2', 'lzma']) assert.equal(parseArchiveName(`h-backup-20260101-000000.tar.${ext}`)?.ext, ext);
-    assert.equal(parseArchiveName('h-backup-20260101-000000.tar')?.ext, '');
+    assert.deepEqual([p.hostname, p.time.toISOString(), p.ext], ['pve-node-backup-1', '2026-11-20T03:15:00.000Z', 'tar.zst']);
+    for (const ext of ['xz', 'gz', 'bz2', 'lzma']) assert.equal(parseArchiveName(`h-backup-20260101-000000.tar.${ext}`)?.ext, `tar.${ext}`);
+    assert.equal(parseArchiveName('h-backup-20260101-000000.tar')?.ext, 'tar');
   });
   it('rejects sidecars, temp files, impossible dates and other files', () => {
     for (const n of ['h-backup-20260101-000000.tar.zst.sha256', '.h-backup-20260101-000000.tar.zst.tmp-12', 'h-backup-20261301-000000.tar', 'h-backup-20260230-000000.tar', 'h-backup-20260101-240000.tar', 'h-backup-20260101-000000.tar.7z', 'notes.txt']) {
-      assert.equal(parseArchiveName(n), undefined, n);
+      assert.equal(parseArchiveName(n), null, n);
     }
   });
   it('finds sidecar owners and orphans', () => {

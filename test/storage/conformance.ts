@@ -1,5 +1,6 @@
 // The Target contract (src/storage/target.ts) as one suite, run against every
 // implementation: local, secondary, rclone→webdav, rclone→S3.
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ProxsaveError } from '../../src/core/errors.ts';
@@ -10,12 +11,12 @@ export interface TargetFixture {
   target: Target;
   /** Every file name visible in the target (including dot/temp files), for leak checks. */
   rawNames(): Promise<string[]>;
-  cleanup(): Promise<void>;
+  cleanup(): void | Promise<void>;
 }
 
 export function conformanceSuite(label: string, factory: () => Promise<TargetFixture>, opts: { skip?: string | false } = {}): void {
   describe(`Target conformance: ${label}`, { skip: opts.skip || false }, () => {
-    let src: { path: string; cleanup: () => Promise<void> };
+    let src: TempDir;
     let a: FixtureArchive;
     let b: FixtureArchive;
     let foreign: FixtureArchive;

@@ -2,9 +2,8 @@
 // loopback servers (rclone serve webdav, s3rver) for the rclone target.
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEYS, KEY_NAMES, type Config, type KeyName } from '../../src/config/keys.ts';
 
@@ -36,10 +35,9 @@ export function buildConfig(overrides: Partial<Config> = {}): Config {
   return { ...(c as Config), ...overrides };
 }
 
-export async function tempDir(prefix = 'proxsave-storage-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
-}
+import { tempDir } from '../helpers/temp-dir.ts';
+
+export { tempDir };
 
 export function archiveName(hostname: string, time: Date, ext = 'zst'): string {
   const iso = time.toISOString(); // 2026-11-20T03:15:00.000Z

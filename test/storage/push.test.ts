@@ -1,3 +1,4 @@
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { createTargets } from '../../src/storage/targets.ts';
 import { buildConfig, makeArchive, rcloneAvailable, startWebdav, tempDir, type FixtureArchive, type WebdavServer } from './helpers.ts';
 
 describe('pushToTargets and checkSpace', () => {
-  let root: { path: string; cleanup: () => Promise<void> };
+  let root: TempDir;
   let a: FixtureArchive;
   let server: WebdavServer | undefined;
 

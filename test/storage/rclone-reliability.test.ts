@@ -1,6 +1,7 @@
 // Failure handling of the cloud target with the real rclone: retried
 // temporary errors (a wrapper `rclone` first in PATH), timeouts, and a server
 // that goes away mid-run.
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { chmod, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,8 +28,8 @@ describe('rclone exit code classification', () => {
 
 describe('rclone failures', { skip: rcloneAvailable ? false : RCLONE_SKIP }, () => {
   let server: WebdavServer;
-  let bin: { path: string; cleanup: () => Promise<void> };
-  let src: { path: string; cleanup: () => Promise<void> };
+  let bin: TempDir;
+  let src: TempDir;
   let a: FixtureArchive;
   let n = 0;
 

@@ -1,6 +1,7 @@
 // The cloud target through the real rclone binary against `rclone serve webdav`
 // on 127.0.0.1 (a backend without hashes: verification falls back to size,
 // or to a download with CLOUD_VERIFY_DOWNLOAD).
+import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ conformanceSuite('rclone → webdav (size verify)', () => webdavFixture(false), 
 conformanceSuite('rclone → webdav (CLOUD_VERIFY_DOWNLOAD)', () => webdavFixture(true), { skip });
 
 describe('rclone → webdav verification', { skip }, () => {
-  let src: { path: string; cleanup: () => Promise<void> };
+  let src: TempDir;
   before(async () => {
     src = await tempDir();
   });

@@ -1,0 +1,49 @@
+// bash completion for proxsave, generated from the command table.
+import { COMMANDS } from '../src/cli/commands/index.ts';
+
+const GLOBAL = ['-c', '--config', '--root', '--json', '-q', '--quiet', '-v', '--verbose', '--no-color', '-h', '--help', '--version'];
+
+const SUBCOMMANDS: Record<string, string[]> = { config: ['check'], schedule: ['install', 'remove', 'status'], fleet: ['log', 'diff', 'hosts'] };
+
+export function renderCompletion(): string {
+  const names = Object.keys(COMMANDS);
+  const cases = names
+    .map((n) => {
+      const opts = Object.entries(COMMANDS[n]!.options ?? {}).flatMap(([o, d]) => [`--${o}`, ...((d as { short?: string }).short ? [`-${(d as { short: string }).short}`] : [])]);
+      const words = [...(SUBCOMMANDS[n] ?? []), ...opts].join(' ');
+      return `    ${n}) words="${words}" ;;`;
+    })
+    .join('\n');
+  return `# bash completion for proxsave (generated from its command table)
+_proxsave() {
+  local cur prev cmd i words
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  case "$prev" in
+    -c|--config) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    --root|--out) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+    --target) COMPREPLY=( $(compgen -W "local secondary cloud" -- "$cur") ); return ;;
+  esac
+  cmd=""
+  for (( i=1; i < COMP_CWORD; i++ )); do
+    case "\${COMP_WORDS[i]}" in
+      -c|--config|--root) (( i++ )) ;;
+      -*) ;;
+      *) cmd="\${COMP_WORDS[i]}"; break ;;
+    esac
+  done
+  if [[ -z "$cmd" ]]; then
+    COMPREPLY=( $(compgen -W "${names.join(' ')} ${GLOBAL.join(' ')}" -- "$cur") )
+    return
+  fi
+  case "$cmd" in
+${cases}
+    *) words="" ;;
+  esac
+  COMPREPLY=( $(compgen -W "$words ${GLOBAL.join(' ')}" -- "$cur") )
+}
+complete -F _proxsave proxsave
+`;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(renderCompletion());
