@@ -1,134 +1,165 @@
-// Export throughput and memory against the plain CLI pipeline on the same data.
-//   node --import tsx bench/export.bench.ts [--size-mb N] [--xz-size-mb M] [--only zstd|xz]
-// Generates a tree of config-like text plus some random data, commits it with
-// the git CLI, then times `proxsave export` (in a child, for its peak RSS)
-// next to `tar -cf - DIR | zstd -T0 -3` and `tar -cf - DIR | xz -T0 -6`.
-import { execFileSync, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
+// Export throughput and memory against the CLI pipelines on the same data (issues 4, 13).
+//   node --import tsx bench/export.bench.ts [--trees 300:2000,100:100000] [--repeat 3] [--xz]
+//        [--cli dist/cli/index.js] [--no-build] [--out FILE.md] [--keep]
+// Each tree is MB:FILES: FILES small config-like files (200–2200 B) plus
+// 1–2 MiB files (every 8th one random, incompressible) up to MB. The tree is
+// snapshotted by proxsave itself (so the objects are in proxsave's own pack,
+// as on a real host), then, side by side in each repeat:
+//   pipe   tar -cf - data | zstd -q -T0 -3 > f
+//   chain  the same && zstd -q -t f && tar -tf f && sha256sum f   (create plus verify)
+//   export node dist/cli/index.js export   (tar from the snapshot, zstd -3, verified, sidecars)
+// Ratios are throughput ratios on the same data (the others' seconds / proxsave's).
+// --xz adds `tar | xz -T0 -6` against an xz export of the first tree.
+// --cli runs another build (e.g. of an older commit) for before/after figures.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, isMain, machineLine, markBuilt, markdownTable, measure,
+  median, prng, removeDir, tempDir, writeConfig, type Measured,
+} from './lib.ts';
 
-const self = fileURLToPath(import.meta.url);
+const WORDS = ['storage', 'dir', 'path', 'content', 'images', 'rootdir', 'vztmpl', 'backup', 'iso', 'nodes', 'shared', 'maxfiles', 'bridge', 'vmbr0', 'auto', 'iface', 'inet', 'static', 'address', 'gateway', 'netmask', 'mtu', 'bond0', 'cores', 'memory', 'scsi0', 'net0', 'virtio'];
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
-
-async function child(): Promise<void> {
-  const { exportSnapshot } = await import('../src/app/export.ts');
-  const [repoDir, outDir, type, level] = process.argv.slice(3) as [string, string, string, string];
-  const r = await exportSnapshot({ repoDir, outDir, compression: { type, level, mode: 'standard', threads: 0, engine: 'auto' } });
-  process.stdout.write(JSON.stringify({ ms: r.durationMs, bytesIn: r.bytesIn, bytesOut: r.bytesOut, entries: r.entries, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
-}
-
-function makeTree(dir: string, sizeMb: number): void {
-  const words = ['storage', 'dir', 'path', 'content', 'images', 'rootdir', 'vztmpl', 'backup', 'iso', 'nodes', 'shared', 'maxfiles', 'prune-backups', 'keep-last', 'bridge', 'vmbr0', 'auto', 'iface', 'inet', 'static', 'address', 'gateway', 'netmask', 'mtu', 'bond0', 'cores', 'memory', 'scsi0', 'net0', 'virtio', 'ostype', 'l26', 'boot', 'order'];
-  let seed = 12345;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-  const textFile = (bytes: number): Buffer => {
+export function makeTree(root: string, mb: number, files: number): void {
+  const rnd = prng(12345 + mb * 7 + files);
+  const text = (bytes: number): Buffer => {
     const lines: string[] = [];
     let size = 0;
     while (size < bytes) {
-      const l = `${words[rnd(words.length)]}: ${words[rnd(words.length)]}-${rnd(100000)} ${rnd(2) ? `${rnd(256)}.${rnd(256)}.${rnd(256)}.${rnd(256)}/24` : words[rnd(words.length)]}`;
+      const l = `${WORDS[rnd(WORDS.length)]}: ${WORDS[rnd(WORDS.length)]}-${rnd(100000)} ${rnd(2) ? `${rnd(256)}.${rnd(256)}.${rnd(256)}.${rnd(256)}/24` : WORDS[rnd(WORDS.length)]}`;
       lines.push(l);
       size += l.length + 1;
     }
     return Buffer.from(lines.join('\n') + '\n');
   };
-  const total = sizeMb * 1024 * 1024;
+  const random = (bytes: number): Buffer => {
+    const b = Buffer.allocUnsafe(bytes);
+    for (let i = 0; i < bytes; i += 4) b.writeUInt32LE((rnd(0x7fffffff) * 2 + rnd(2)) >>> 0, i);
+    return b;
+  };
   let written = 0;
-  let i = 0;
-  fs.mkdirSync(path.join(dir, 'etc/small'), { recursive: true });
-  for (let s = 0; s < 2000; s++) {
-    const b = textFile(200 + rnd(4000));
-    fs.writeFileSync(path.join(dir, 'etc/small', `f${s}.conf`), b);
+  for (let s = 0; s < files; s++) {
+    const d = path.join(root, 'data/etc', `d${Math.floor(s / 400)}`, `s${Math.floor(s / 20) % 20}`);
+    if (s % 20 === 0) fs.mkdirSync(d, { recursive: true });
+    const b = text(200 + rnd(2000));
+    fs.writeFileSync(path.join(d, `f${s}.conf`), b);
     written += b.length;
   }
-  while (written < total) {
-    const sub = path.join(dir, 'var/lib/data', `d${Math.floor(i / 50)}`);
-    fs.mkdirSync(sub, { recursive: true });
-    // ~12% of the bytes are incompressible.
-    const b = i % 8 === 7 ? crypto.randomBytes(1 << 20) : textFile((1 << 20) + rnd(1 << 20));
-    fs.writeFileSync(path.join(sub, `f${i}.${i % 8 === 7 ? 'bin' : 'cfg'}`), b);
+  for (let i = 0; written < mb * 2 ** 20; i++) {
+    const d = path.join(root, 'data/var', `d${Math.floor(i / 50)}`);
+    if (i % 50 === 0) fs.mkdirSync(d, { recursive: true });
+    const b = i % 8 === 7 ? random(1 << 20) : text((1 << 20) + rnd(1 << 20));
+    fs.writeFileSync(path.join(d, `f${i}.${i % 8 === 7 ? 'bin' : 'cfg'}`), b);
     written += b.length;
-    i++;
   }
 }
 
-function commit(dir: string): void {
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b', GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z' };
-  execFileSync('git', ['init', '-q', dir]);
-  fs.mkdirSync(path.join(dir, '.proxsave'), { recursive: true });
-  fs.writeFileSync(path.join(dir, '.proxsave/metadata'), '# proxsave metadata v1\n');
-  execFileSync('git', ['add', '-A'], { cwd: dir, env });
-  execFileSync('git', ['commit', '-q', '-m', 'bench\n\nProxsave-Host: bench'], { cwd: dir, env });
+function sh(cmd: string): Measured {
+  const m = measure('sh', ['-c', cmd]);
+  if (m.status !== 0) throw new Error(`${cmd}: exit ${m.status}\n${m.stderr}`);
+  return m;
 }
 
-function timeShell(cmd: string): { ms: number; bytesOut: number; maxRssKb: number } {
-  const out = path.join(os.tmpdir(), `bench-cli-${process.pid}`);
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', `${cmd} > ${out}`], { encoding: 'utf8' });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  const bytesOut = fs.statSync(out).size;
-  fs.rmSync(out);
-  return { ms, bytesOut, maxRssKb: Number(r.stderr.trim().split('\n').pop()) };
+interface Row {
+  tree: string;
+  entries: number;
+  tarMb: number;
+  outMb: number;
+  pipe: Measured[];
+  chain: Measured[];
+  exp: Measured[];
+  others: Measured[][];
 }
 
-function runExport(repo: string, type: string, level: string): { ms: number; bytesIn: number; bytesOut: number; maxRssKb: number; wallMs: number } {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-out-'));
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', repo, out, type, level], { encoding: 'utf8', cwd: path.dirname(path.dirname(self)) });
-  const wallMs = performance.now() - t0;
-  if (r.status !== 0) throw new Error(r.stderr);
-  fs.rmSync(out, { recursive: true, force: true });
-  return { ...JSON.parse(r.stdout.trim().split('\n').pop()!), wallMs };
-}
-
-async function main(): Promise<void> {
-  const sizeMb = Number(arg('--size-mb', '1024'));
-  const xzSizeMb = Number(arg('--xz-size-mb', String(Math.min(sizeMb, 200))));
-  const only = arg('--only', '');
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'proxsave-bench-'));
-  const rows: string[] = [];
-  const mb = (b: number) => b / 1024 / 1024;
-  try {
-    const trees = new Map<number, string>();
-    const tree = (size: number): string => {
-      if (!trees.has(size)) {
-        const dir = path.join(base, `tree-${size}`);
-        const t0 = performance.now();
-        makeTree(dir, size);
-        commit(dir);
-        // Warm the page cache for both sides alike.
-        execFileSync('sh', ['-c', `tar -cf - --exclude=.git -C ${dir} . > /dev/null; cat ${dir}/.git/objects/*/* > /dev/null 2>&1 || true`]);
-        console.error(`tree ${size} MB generated and committed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        trees.set(size, dir);
-      }
-      return trees.get(size)!;
-    };
-    for (const [type, level, size] of [['zstd', '3', sizeMb], ['xz', '6', xzSizeMb]] as const) {
-      if (only && only !== type) continue;
-      const dir = tree(size);
-      const cli = timeShell(`tar -cf - --exclude=.git -C ${dir} . | ${type} -T0 -${level}`);
-      const exp = runExport(dir, type, level);
-      const inMb = mb(exp.bytesIn);
-      const thr = inMb / (exp.ms / 1000);
-      const cliThr = inMb / (cli.ms / 1000);
-      rows.push(`| ${type} -${level} | ${size} | ${inMb.toFixed(0)} | ${cliThr.toFixed(1)} | ${thr.toFixed(1)} | ${(thr / cliThr).toFixed(2)}× | ${mb(cli.bytesOut).toFixed(1)} | ${mb(exp.bytesOut).toFixed(1)} | ${(exp.maxRssKb / 1024).toFixed(0)} |`);
-      console.error(rows.at(-1));
+export async function runExportBench(argv: readonly string[]): Promise<string> {
+  if (!argFlag(argv, '--no-build')) ensureBuilt();
+  else markBuilt();
+  // Several builds (comma-separated) are measured side by side; the first is the main one.
+  const clis = argValue(argv, '--cli', CLI).split(',').map((c) => path.resolve(c));
+  const cli = clis[0]!;
+  const repeat = argInt(argv, '--repeat', 3);
+  const trees = argValue(argv, '--trees', '300:2000').split(',').map((t) => t.split(':').map(Number) as [number, number]);
+  const rows: Row[] = [];
+  const xzRows: string[][] = [];
+  for (const [mb, files] of trees) {
+    const work = tempDir(`export${mb}`);
+    const root = path.join(work, 'root');
+    const t0 = Date.now();
+    makeTree(root, mb, files);
+    const tasks = path.join(work, 'tasks');
+    fs.mkdirSync(tasks);
+    fs.writeFileSync(path.join(tasks, 'bench.yaml'), 'group: system\ntasks:\n  - name: tree\n    files: [/data]\n');
+    fs.mkdirSync(path.join(work, 'bin'));
+    const config = writeConfig(work, { root, snapshot: path.join(work, 'repo'), tasks, commandPath: path.join(work, 'bin'), extra: { COMPRESSION_TYPE: 'zstd', COMPRESSION_LEVEL: '3' } });
+    const snap = measure(process.execPath, [cli, '-c', config, 'snapshot']);
+    if (snap.status !== 0) throw new Error(`snapshot failed: ${snap.stderr}`);
+    process.stderr.write(`  tree ${mb} MB / ${files} small files generated and snapshotted in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const f = path.join(work, 'f.tar.zst');
+    const tar = `tar -cf - -C ${root} data`;
+    sh(`${tar} > /dev/null; cat ${work}/repo/.git/objects/pack/* > /dev/null`); // warm the page cache alike
+    const row: Row = { tree: `${mb} MB, ${files} small`, entries: 0, tarMb: 0, outMb: 0, pipe: [], chain: [], exp: [], others: clis.slice(1).map(() => []) };
+    for (let r = 0; r < repeat; r++) {
+      row.pipe.push(sh(`${tar} | zstd -q -T0 -3 > ${f}`));
+      row.chain.push(sh(`${tar} | zstd -q -T0 -3 > ${f} && zstd -q -t ${f} && tar -tf ${f} > /dev/null && sha256sum ${f} > /dev/null`));
+      const out = path.join(work, `out${r}`);
+      const e = measure(process.execPath, [cli, '-c', config, '--json', 'export', '--out', out]);
+      if (e.status !== 0) throw new Error(`export failed: ${e.stderr}`);
+      const j = JSON.parse(e.stdout) as { entries: number; bytes_in: number; bytes_out: number };
+      row.entries = j.entries;
+      row.tarMb = j.bytes_in / 2 ** 20;
+      row.outMb = j.bytes_out / 2 ** 20;
+      row.exp.push(e);
+      removeDir(out);
+      clis.slice(1).forEach((other, k) => {
+        const o = measure(process.execPath, [other, '-c', config, 'export', '--out', out]);
+        if (o.status !== 0) throw new Error(`export (${other}) failed: ${o.stderr}`);
+        row.others[k]!.push(o);
+        removeDir(out);
+      });
+      process.stderr.write(`    pipe ${fmt(row.pipe.at(-1)!.seconds)} s, chain ${fmt(row.chain.at(-1)!.seconds)} s, export ${fmt(e.seconds)} s (${fmt(e.rssMb, 0)} MB)\n`);
     }
-  } finally {
-    if (!process.argv.includes('--keep')) fs.rmSync(base, { recursive: true, force: true });
+    rows.push(row);
+    if (argFlag(argv, '--xz') && xzRows.length === 0) {
+      const xcfg = writeConfig(work, { root, snapshot: path.join(work, 'repo'), tasks, commandPath: path.join(work, 'bin'), extra: { COMPRESSION_TYPE: 'xz', COMPRESSION_LEVEL: '6' } });
+      const p = sh(`${tar} | xz -q -T0 -6 > ${f}.xz`);
+      const e = measure(process.execPath, [cli, '-c', xcfg, 'export', '--out', path.join(work, 'outxz')]);
+      if (e.status !== 0) throw new Error(`xz export failed: ${e.stderr}`);
+      xzRows.push([`xz -6, ${row.tree}`, fmt(p.seconds), fmt(e.seconds), `${fmt(p.seconds / e.seconds)}×`, fmt(e.rssMb, 0)]);
+    }
+    if (!argFlag(argv, '--keep')) removeDir(work);
   }
-  console.log(`\n${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, node ${process.version}\n`);
-  console.log('| compressor | tree MB | tar MB | `tar \\| cli` MB/s | proxsave export MB/s (incl. verify) | ratio | cli out MB | export out MB | export peak RSS MB |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(r);
+  const med = (ms: Measured[], k: 'seconds' | 'cpuSeconds' | 'rssMb') => median(ms.map((m) => m[k]));
+  let md = `${machineLine()}; median of ${repeat}; proxsave = ${path.relative(process.cwd(), cli)}\n\n`;
+  md += markdownTable(
+    ['tree', 'entries', 'tar MB', 'out MB', 'pipe s', 'chain s', 'export s', 'vs chain', 'vs pipe', 'CPU s pipe / chain / export', 'export peak RSS MB'],
+    rows.map((r) => [
+      r.tree, String(r.entries), fmt(r.tarMb, 0), fmt(r.outMb, 1),
+      fmt(med(r.pipe, 'seconds')), fmt(med(r.chain, 'seconds')), fmt(med(r.exp, 'seconds')),
+      `**${fmt(med(r.chain, 'seconds') / med(r.exp, 'seconds'))}×**`, `**${fmt(med(r.pipe, 'seconds') / med(r.exp, 'seconds'))}×**`,
+      `${fmt(med(r.pipe, 'cpuSeconds'))} / ${fmt(med(r.chain, 'cpuSeconds'))} / ${fmt(med(r.exp, 'cpuSeconds'))}`,
+      fmt(Math.max(...r.exp.map((m) => m.rssMb)), 0),
+    ]),
+  );
+  if (clis.length > 1) {
+    md += '\n\n' + markdownTable(
+      ['tree', 'build', 'export s', 'vs chain', 'CPU s', 'peak RSS MB'],
+      rows.flatMap((r) => [[cli, r.exp] as const, ...clis.slice(1).map((c, k) => [c, r.others[k]!] as const)].map(([c, ms]) => [
+        r.tree, path.relative(process.cwd(), c), fmt(med(ms, 'seconds')), `${fmt(med(r.chain, 'seconds') / med(ms, 'seconds'))}×`, fmt(med(ms, 'cpuSeconds')), fmt(Math.max(...ms.map((m) => m.rssMb)), 0),
+      ])),
+    );
+  }
+  if (xzRows.length) md += '\n\n' + markdownTable(['compressor', '`tar | xz -T0 -6` s', 'export s', 'ratio', 'export peak RSS MB'], xzRows);
+  return md;
 }
 
-if (process.argv[2] === '--child') await child();
-else await main();
+if (isMain(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  if (argFlag(argv, '--help')) {
+    process.stdout.write('node --import tsx bench/export.bench.ts [--trees MB:FILES,...] [--repeat N] [--xz] [--cli PATH] [--no-build] [--out FILE.md] [--keep]\n');
+    process.exit(0);
+  }
+  const md = await runExportBench(argv);
+  process.stdout.write(md + '\n');
+  const out = argValue(argv, '--out', '');
+  if (out) fs.writeFileSync(out, md + '\n');
+}

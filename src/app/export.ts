@@ -12,6 +12,7 @@ import { createCompressor } from '../archive/codec.ts';
 import { listCommitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommitInfo } from '../snapshot/repo.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
+import { hashFile, VerifyingTee } from '../archive/stream-verify.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
@@ -169,10 +170,15 @@ export async function exportSnapshot({
   const items = await listCommitEntries({ dir: repoDir, tree: info.tree, cache });
   const partial = `${archivePath}.partial`;
   const temps: string[] = [partial];
+  let tee: VerifyingTee | undefined;
   try {
     await removeQuietly(partial);
-    const written: WrittenEntry[] = [];
+    // Filled by the tar writer; without encryption the verifier checks (and
+    // releases) each entry while the archive is written (archive/stream-verify).
+    const written: (WrittenEntry | undefined)[] = [];
     const { stream: compressor, program } = createCompressor(c);
+    // After the compressor: a settings error must not leave a decompressor running.
+    tee = encryption ? undefined : new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) });
     reporter.log('info', `exporting ${oid.slice(0, 12)} (${items.length} entries) to ${name} with ${program} level ${c.level}`);
     const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
     const hasher = new HashCounter();
@@ -180,9 +186,9 @@ export async function exportSnapshot({
     const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
     if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, cache, written }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, cache, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 });
       if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
-      else await pipeline(source, tarCounter, compressor, hasher, out, signal ? { signal } : {});
+      else await pipeline(source, tarCounter, compressor, tee!, hasher, out, signal ? { signal } : {});
     } catch (e) {
       if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
       const code = errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
@@ -192,18 +198,41 @@ export async function exportSnapshot({
     await fsyncPath(partial);
     const sha256 = hasher.hash.digest('hex');
 
-    // Read back what is on disk before anyone can see it.
-    // Encrypted without AGE_IDENTITY_FILE: only the bytes on disk can be checked (hash, size).
-    const checked = encryption && !decrypt ? await hashOnly(partial, tarCounter.bytes, written) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
-    if (encryption && !decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);
-    const problem =
-      checked.sha256 !== sha256
-        ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
-        : checked.size !== hasher.bytes
-          ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
-          : checked.tarBytes !== tarCounter.bytes
-            ? `decompresses to ${checked.tarBytes} bytes, ${tarCounter.bytes} were written`
-            : compare(written, checked.entries);
+    // Read back what is on disk before anyone can see it. Not encrypted: the
+    // stream was decompressed and listed while written, and the file must be
+    // exactly that stream (hashed once). Encrypted: decrypted and read back
+    // whole with AGE_IDENTITY_FILE; without it only the bytes on disk can be
+    // checked (hash, size).
+    let checked: { sha256: string; size: number };
+    let problem: string | null;
+    if (tee) {
+      checked = await hashFile(partial, signal).catch((e: unknown) => {
+        throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
+      });
+      problem =
+        checked.sha256 !== sha256
+          ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
+          : checked.size !== hasher.bytes
+            ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
+            : tee.tarBytes !== tarCounter.bytes
+              ? `decompresses to ${tee.tarBytes} bytes, ${tarCounter.bytes} were written`
+              : tee.checked !== written.length
+                ? `archive holds ${tee.checked} entries, ${written.length} were written`
+                : null;
+    } else {
+      const all = written as WrittenEntry[];
+      const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });
+      if (!decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);
+      checked = back;
+      problem =
+        back.sha256 !== sha256
+          ? `SHA-256 on disk ${back.sha256} differs from the one computed while writing (${sha256})`
+          : back.size !== hasher.bytes
+            ? `size on disk ${back.size} differs from the ${hasher.bytes} bytes written`
+            : back.tarBytes !== tarCounter.bytes
+              ? `decompresses to ${back.tarBytes} bytes, ${tarCounter.bytes} were written`
+              : compare(all, back.entries);
+    }
     if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
 
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };
@@ -229,6 +258,7 @@ export async function exportSnapshot({
       durationMs: Date.now() - started,
     };
   } catch (e) {
+    tee?.destroy();
     await Promise.all(temps.map(removeQuietly));
     throw e;
   }

@@ -1,10 +1,14 @@
 // The tar stream of a commit as a lazy sequence of buffers. Blobs are read
 // one at a time, only when the consumer asks for more, so memory stays at
-// one blob plus one batch whatever the size of the archive.
+// one (small) blob plus one batch whatever the size of the archive. A blob the
+// snapshot's working tree is proven to hold (archive/work-tree-blobs) is read
+// from that file, large ones in pieces; others come from the object database.
+import { closeSync, readSync } from 'node:fs';
 import { ProxsaveError } from '../core/errors.ts';
 import { archiveName, type ArchiveItem } from './commit-entries.ts';
-import { readGitObject, type GitObject } from './read-git-object.ts';
+import { readGitObject } from './read-git-object.ts';
 import { padding, tarHeader, tarTrailer, type TarEntry } from './tar-header.ts';
+import { WorkTreeBlobs } from './work-tree-blobs.ts';
 import { decodeName } from '../util/name-bytes.ts';
 
 /** What went into the archive, for checking the written file against. */
@@ -15,7 +19,7 @@ export interface WrittenEntry {
 }
 
 const BATCH = 1 << 20;
-const READ_AHEAD = 4;
+const ZEROS = Buffer.alloc(512);
 
 export async function* tarChunks({
   dir,
@@ -24,6 +28,7 @@ export async function* tarChunks({
   cache,
   written,
   onProgress,
+  workTree,
 }: {
   dir: string;
   items: ArchiveItem[];
@@ -31,49 +36,50 @@ export async function* tarChunks({
   cache: object;
   written: WrittenEntry[];
   onProgress?: (entries: number, bytes: number) => void;
+  /** Where proven blobs are read from; `false` reads every blob from git. */
+  workTree?: WorkTreeBlobs | false;
 }): AsyncGenerator<Buffer> {
-  // Small pieces (headers, small files) are gathered into ~1 MiB batches so
+  const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
+  // Small pieces (headers, small files) are copied into ~1 MiB batches so
   // the compressor sees few large writes; big blobs pass through as they are.
-  let batch: Buffer[] = [];
-  let batchSize = 0;
+  let batch = Buffer.allocUnsafe(BATCH);
+  let fill = 0;
   let bytes = 0;
   const take = (): Buffer => {
-    const b = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchSize);
-    batch = [];
-    batchSize = 0;
+    const b = batch.subarray(0, fill);
+    batch = Buffer.allocUnsafe(BATCH);
+    fill = 0;
     return b;
   };
-  // A few blobs are read ahead so file I/O and inflating overlap with
-  // compression; the window is fixed, so memory stays bounded.
-  const ahead = new Map<number, Promise<GitObject>>();
-  let next = 0;
-  const fill = (from: number): void => {
-    next = Math.max(next, from);
-    while (next < items.length && ahead.size < READ_AHEAD) {
-      const it = items[next]!;
-      if (it.kind !== 'directory' && it.link === undefined) {
-        const p = readGitObject({ dir, oid: it.oid!, cache });
-        p.catch(() => {}); // awaited in order below
-        ahead.set(next, p);
-      }
-      next++;
+  /** Appends `b`; returns a full batch to yield, if any. */
+  const add = (b: Buffer): Buffer | undefined => {
+    if (fill + b.length <= BATCH) {
+      b.copy(batch, fill);
+      fill += b.length;
+      return fill === BATCH ? take() : undefined;
     }
+    return undefined;
   };
   for (let idx = 0; idx < items.length; idx++) {
     const item = items[idx]!;
     const name = archiveName(item);
     let content: Buffer | null = null;
+    /** A proven working tree file: read straight into the batch (small) or streamed (large). */
+    let file: ReturnType<WorkTreeBlobs['open']>;
+    let small: ReturnType<WorkTreeBlobs['open']>;
     let linkname: string | undefined;
-    fill(idx);
     if (item.link !== undefined) linkname = `./${item.link}`;
-    else if (item.kind !== 'directory') {
-      const obj = await ahead.get(idx)!;
-      ahead.delete(idx);
-      fill(idx + 1);
+    else if (item.kind === 'file' && wt && (file = wt.open(item.path, item.oid!)) && file.size <= BATCH / 2) {
+      small = file;
+      file = undefined;
+    }
+    if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
+      const obj = await readGitObject({ dir, oid: item.oid!, cache });
       if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
       if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
     }
+    const size = file ? file.size : small ? small.size : content ? content.length : 0;
     const type = item.link !== undefined ? 'hardlink' : item.kind;
     const entry: TarEntry = {
       name,
@@ -84,32 +90,76 @@ export async function* tarChunks({
       uname: item.owner,
       gname: item.group,
       mtime,
-      size: content ? content.length : 0,
+      size,
       ...(linkname === undefined ? {} : { linkname }),
     };
     const header = tarHeader(entry);
-    written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size: entry.size });
-    batch.push(header);
-    batchSize += header.length;
-    if (content && content.length > 0) {
+    written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size });
+    const pad = padding(size);
+    if (small) {
+      // Header, content and padding side by side in the batch: no copy of the content.
+      if (fill + header.length + size + pad > BATCH) yield take();
+      header.copy(batch, fill);
+      fill += header.length;
+      if (!wt || !wt.readInto(small, batch, fill)) {
+        // It shrank since it was opened: the blob from git, which has the size in the header.
+        const obj = await readGitObject({ dir, oid: item.oid!, cache });
+        if (obj.content.length !== size) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
+        obj.content.copy(batch, fill);
+      }
+      fill += size;
+      ZEROS.copy(batch, fill, 0, pad);
+      fill += pad;
+      if (fill === BATCH) yield take();
+      bytes += header.length + size + pad;
+      onProgress?.(written.length, bytes);
+      continue;
+    }
+    if (fill + header.length > BATCH) yield take();
+    const full = add(header);
+    if (full) yield full;
+    if (file) {
+      // Straight from the file in batch-sized reads.
+      const h = file;
+      try {
+        if (fill > 0) yield take();
+        let pos = 0;
+        while (pos < h.size) {
+          const want = Math.min(BATCH, h.size - pos);
+          const buf = Buffer.allocUnsafe(want);
+          let got = 0;
+          while (got < want) {
+            const n = readSync(h.fd, buf, got, want - got, pos + got);
+            if (n === 0) break;
+            got += n;
+          }
+          if (got < want) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file shrank while it was exported`, { hint: 'run the export again' });
+          pos += want;
+          yield buf;
+        }
+        if (!wt || !wt.stillSame(h.fd, h.stamp)) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
+      } finally {
+        closeSync(h.fd);
+      }
+    } else if (content && content.length > 0) {
       if (content.length >= BATCH) {
-        yield take();
+        if (fill > 0) yield take();
         yield content;
       } else {
-        batch.push(content);
-        batchSize += content.length;
-      }
-      const pad = padding(content.length);
-      if (pad) {
-        batch.push(Buffer.alloc(pad));
-        batchSize += pad;
+        if (fill + content.length > BATCH) yield take();
+        const f = add(content);
+        if (f) yield f;
       }
     }
-    bytes += header.length + (content ? content.length + padding(content.length) : 0);
-    if (batchSize >= BATCH) yield take();
+    if (pad) {
+      if (fill + pad > BATCH) yield take();
+      const f = add(ZEROS.subarray(0, pad));
+      if (f) yield f;
+    }
+    bytes += header.length + size + pad;
     onProgress?.(written.length, bytes);
   }
-  batch.push(tarTrailer());
-  batchSize += 1024;
+  if (fill + 1024 > BATCH) yield take();
+  add(tarTrailer());
   yield take();
 }

@@ -44,12 +44,19 @@ function asciiFallback(s: string, max: number): string {
 }
 
 function writeString(buf: Buffer, offset: number, size: number, value: string): void {
-  encodeName(value).copy(buf, offset, 0, size);
+  // Plain ASCII (nearly every name) is written without an intermediate buffer.
+  if (isPlainAscii(value)) buf.write(value, offset, Math.min(size, value.length), 'latin1');
+  else encodeName(value).copy(buf, offset, 0, size);
 }
 
 function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
-  // size-1 digits then NUL, as GNU tar writes them.
-  buf.write(value.toString(8).padStart(size - 1, '0') + '\0', offset, size, 'ascii');
+  // size-1 digits then NUL, as GNU tar writes them (digit by digit: no string per field).
+  let v = value;
+  for (let i = offset + size - 2; i >= offset; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  buf[offset + size - 1] = 0;
 }
 
 function paxRecord(key: string, value: string): Buffer {
@@ -110,7 +117,8 @@ export function tarHeader(entry: TarEntry): Buffer {
   // to pax, where readers know to decode them.
   const fits = (s: string, max: number): boolean => (isPlainAscii(s) && s.length <= max) || (hasRawBytes(s) && !s.includes('\0') && nameLength(s) <= max);
   // Raw (non-UTF-8) bytes in a pax value: say so before the values.
-  if (([[name, 100], [linkname, 100], [uname, 32], [gname, 32]] as const).some(([v, max]) => hasRawBytes(v) && !fits(v, max))) pax.push(paxRecord('hdrcharset', 'BINARY'));
+  const raw = (v: string, max: number): boolean => !isPlainAscii(v) && hasRawBytes(v) && !fits(v, max);
+  if (raw(name, 100) || raw(linkname, 100) || raw(uname, 32) || raw(gname, 32)) pax.push(paxRecord('hdrcharset', 'BINARY'));
   // Keys in a fixed order keep the bytes stable.
   if (!fits(name, 100)) pax.push(paxRecord('path', name));
   if (!fits(linkname, 100)) pax.push(paxRecord('linkpath', linkname));

@@ -28,10 +28,24 @@ function cstr(b: Buffer, off: number, len: number): string {
 }
 
 function octal(b: Buffer, off: number, len: number, what: string): number {
-  const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new ProxsaveError('VERIFY', `tar header has a malformed ${what} field`);
-  return parseInt(s, 8);
+  // Leading spaces, octal digits, then NULs or spaces to the end (read
+  // without making a string: this runs for every field of every header).
+  let i = off;
+  const end = off + len;
+  while (i < end && b[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c !== 0 && c !== 0x20) throw new ProxsaveError('VERIFY', `tar header has a malformed ${what} field`);
+  }
+  return digits === 0 ? 0 : v;
 }
 
 function parsePax(data: Buffer): Map<string, string> {
@@ -69,10 +83,19 @@ export class TarParser extends Writable {
   private ended = false;
   private offset = 0;
   private onEntry: ((e: ParsedEntry) => void) | undefined;
+  private readonly keep: boolean;
+  private count = 0;
 
-  constructor(options: { onEntry?: (e: ParsedEntry) => void } = {}) {
+  /** `keepEntries: false` only counts entries (onEntry still sees each). */
+  constructor(options: { onEntry?: (e: ParsedEntry) => void; keepEntries?: boolean } = {}) {
     super({ highWaterMark: 1 << 20 });
     this.onEntry = options.onEntry;
+    this.keep = options.keepEntries ?? true;
+  }
+
+  /** Entries parsed so far. */
+  get entryCount(): number {
+    return this.count;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -86,7 +109,7 @@ export class TarParser extends Writable {
 
   override _final(cb: (err?: Error | null) => void): void {
     if (!this.ended || this.headerFill !== 0 || this.skip !== 0) {
-      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.entries.length} entries (${this.offset} bytes): no end-of-archive marker`));
+      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.count} entries (${this.offset} bytes): no end-of-archive marker`));
       return;
     }
     cb();
@@ -143,7 +166,7 @@ export class TarParser extends Writable {
     const stored = octal(h, 148, 8, 'checksum');
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-    if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.entries.length} entries)`);
+    if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.count} entries)`);
     const typeflag = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
     let size = octal(h, 124, 12, 'size');
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
@@ -172,7 +195,8 @@ export class TarParser extends Writable {
       gname: pax.get('gname') ?? cstr(h, 297, 32),
       linkname: pax.get('linkpath') ?? cstr(h, 157, 100),
     };
-    this.entries.push(entry);
+    this.count++;
+    if (this.keep) this.entries.push(entry);
     this.onEntry?.(entry);
     // Only regular files (and contiguous/legacy files) carry data.
     const hasData = typeflag === '0' || typeflag === '7';

@@ -1,14 +1,54 @@
 // Writes .git/index (version 2) for the working tree after each snapshot, so
 // `git status` in the repository is clean and stock git's own stat checks
 // are fast. Entries carry the working tree files' real stat data.
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, writeSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
 import { comparePaths } from './read-metadata.ts';
-import { encodeName, onPath } from '../util/name-bytes.ts';
+import { decodeName, encodeName, onPath } from '../util/name-bytes.ts';
 
-export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<string, TreeFile> }): void {
+/**
+ * The entries of the current .git/index (version 2, as written here) by
+ * path, for paths not in `changed` whose blob and mode are still `files`'s:
+ * their working tree files were not rewritten, so their stat data still holds.
+ */
+function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, changed: ReadonlySet<string>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let b: Buffer;
+  try {
+    b = readFileSync(join(dir, '.git', 'index'));
+  } catch {
+    return out;
+  }
+  if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC' || b.readUInt32BE(4) !== 2) return out;
+  const n = b.readUInt32BE(8);
+  let off = 12;
+  for (let i = 0; i < n; i++) {
+    if (off + 62 > b.length) return new Map();
+    const flags = b.readUInt16BE(off + 60);
+    let nameLen = flags & 0xfff;
+    if (nameLen === 0xfff) nameLen = b.indexOf(0, off + 62) - off - 62;
+    if (nameLen < 0) return new Map();
+    const end = off + Math.ceil((62 + nameLen + 1) / 8) * 8;
+    if (end > b.length) return new Map();
+    const path = decodeName(b.subarray(off + 62, off + 62 + nameLen));
+    const f = files.get(path);
+    if (f && !changed.has(path) && (flags & 0xf000) === 0 && b.readUInt32BE(off + 24) === parseInt(f.mode, 8) && b.toString('hex', off + 40, off + 60) === f.oid) {
+      out.set(path, b.subarray(off, end));
+    }
+    off = end;
+  }
+  return out;
+}
+
+/**
+ * With `changed` (the paths whose working tree files this run wrote or
+ * removed), the entries of all other paths are copied from the current index
+ * instead of being lstat'ed again.
+ */
+export function writeIndex({ dir, files, changed }: { dir: string; files: ReadonlyMap<string, TreeFile>; changed?: ReadonlySet<string> }): void {
+  const reuse = changed ? reusableEntries(dir, files, changed) : new Map<string, Buffer>();
   const paths = [...files.keys()].sort(comparePaths);
   const chunks: Buffer[] = [];
   const header = Buffer.alloc(12);
@@ -17,6 +57,11 @@ export function writeIndex({ dir, files }: { dir: string; files: ReadonlyMap<str
   header.writeUInt32BE(paths.length, 8);
   chunks.push(header);
   for (const path of paths) {
+    const old = reuse.get(path);
+    if (old) {
+      chunks.push(old);
+      continue;
+    }
     const f = files.get(path)!;
     let st: BigIntStats | undefined;
     try {

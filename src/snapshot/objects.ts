@@ -29,11 +29,36 @@ export interface BuiltTree {
 }
 
 /**
+ * What an incremental build may take from the previous commit: the ids of
+ * its subtrees (directory path → tree id) and the directories (`''` is the
+ * root) that hold a changed, added or removed path somewhere below them.
+ */
+export interface TreeReuse {
+  dirty: ReadonlySet<string>;
+  trees: ReadonlyMap<string, string>;
+}
+
+/** Every directory above each of `paths` (and the root `''`). */
+export function dirtyDirs(paths: Iterable<string>): Set<string> {
+  const out = new Set<string>(['']);
+  for (const p of paths) {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const d = p.slice(0, i);
+      if (out.has(d)) break;
+      out.add(d);
+    }
+  }
+  return out;
+}
+
+/**
  * Builds every tree object of a flat path → file map, bottom up. Returns the
  * root tree id and all tree objects (callers write only the ones not already
- * in the repository).
+ * in the repository). With `reuse`, a clean directory's id is taken from the
+ * previous commit instead of being rebuilt, and only rebuilt trees are
+ * returned: the cost follows the changed directories, not the whole tree.
  */
-export function buildTrees(files: ReadonlyMap<string, TreeFile>): { root: string; trees: BuiltTree[] } {
+export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReuse): { root: string; trees: BuiltTree[] } {
   interface Dir {
     files: Map<string, TreeFile>;
     dirs: Map<string, Dir>;
@@ -54,9 +79,13 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>): { root: string
     d.files.set(parts[parts.length - 1]!, f);
   }
   const trees: BuiltTree[] = [];
-  const write = (d: Dir): string => {
+  const write = (d: Dir, path: string): string => {
+    if (reuse && !reuse.dirty.has(path)) {
+      const known = reuse.trees.get(path);
+      if (known) return known;
+    }
     const items: { name: string; dir: boolean; mode: string; oid: string }[] = [];
-    for (const [name, sub] of d.dirs) items.push({ name, dir: true, mode: '40000', oid: write(sub) });
+    for (const [name, sub] of d.dirs) items.push({ name, dir: true, mode: '40000', oid: write(sub, path === '' ? name : `${path}/${name}`) });
     for (const [name, f] of d.files) items.push({ name, dir: false, mode: f.mode, oid: f.oid });
     items.sort((a, b) => compareTreeNames(a.name, a.dir, b.name, b.dir));
     const chunks: Buffer[] = [];
@@ -68,7 +97,7 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>): { root: string
     trees.push({ oid, content });
     return oid;
   };
-  const root = write(top);
+  const root = write(top, '');
   return { root, trees };
 }
 

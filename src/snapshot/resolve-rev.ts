@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import git from 'isomorphic-git';
 import { ProxsaveError } from '../core/errors.ts';
+import { readCommitInfo, readRawObject } from './repo.ts';
 
 export interface ResolveRevOptions {
   dir: string;
@@ -13,15 +14,17 @@ export interface ResolveRevOptions {
 
 const HEX = /^[0-9a-f]{4,40}$/i;
 
-async function peelToCommit(dir: string, oid: string, cache: object, rev: string): Promise<string> {
+async function peelToCommit(dir: string, oid: string, _cache: object, rev: string): Promise<string> {
   for (let depth = 0; depth < 10; depth++) {
-    // Raw content: a tree id must not go through isomorphic-git's tree
-    // parser, which throws on names git itself accepts.
-    const obj = await git.readObject({ fs, dir, oid, cache, format: 'content' });
+    // Raw content through proxsave's object reader: isomorphic-git would load
+    // a whole packfile into memory (and its tree parser throws on names git
+    // itself accepts). It is only used for deltas, which readRawObject hands it.
+    const obj = await readRawObject(dir, oid);
     if (obj.type === 'commit') return oid;
     if (obj.type === 'tag') {
-      const { tag } = await git.readTag({ fs, dir, oid, cache });
-      oid = tag.object;
+      const target = /^object ([0-9a-f]{40})$/m.exec(obj.content.toString('latin1'));
+      if (!target) throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)}: tag ${oid} is malformed`);
+      oid = target[1]!;
       continue;
     }
     throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)} is a ${obj.type}, not a snapshot commit`);
@@ -86,9 +89,9 @@ export async function resolveRev({ dir, rev = 'HEAD', cache = {} }: ResolveRevOp
     const parentsToWalk = step[1] === '~' ? n : n === 0 ? 0 : 1;
     const parentIndex = step[1] === '^' ? n - 1 : 0;
     for (let i = 0; i < parentsToWalk; i++) {
-      const { commit } = await git.readCommit({ fs, dir, oid, cache });
+      const commit = await readCommitInfo({ dir, oid });
       const idx = step[1] === '^' ? parentIndex : 0;
-      const parent = commit.parent[idx];
+      const parent = commit.parents[idx];
       if (parent === undefined) {
         throw new ProxsaveError('NOT_FOUND', `revision ${JSON.stringify(rev)} goes back further than the first snapshot`, {
           hint: 'use proxsave log to list snapshots',

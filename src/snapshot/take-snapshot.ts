@@ -6,10 +6,10 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
-import { buildTrees, formatCommit, hashObject, type GitMode } from './objects.ts';
+import { buildTrees, dirtyDirs, formatCommit, hashObject, type GitMode, type TreeFile, type TreeReuse } from './objects.ts';
 import { PackWriter } from './pack-writer.ts';
 import { comparePaths, formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
-import { ensureRepo, isRepo, readHead, updateHead } from './repo.ts';
+import { ensureRepo, isRepo, readCommitInfo, readHead, readTreeItems, updateHead } from './repo.ts';
 import { writeIndex } from './index-file.ts';
 import { commitMessage } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
@@ -319,15 +319,18 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     flushPending();
     await worktree.flush();
     for (const c of changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
-    const headTrees = new Set(buildTrees(state.files).trees.map((t) => t.oid));
-    const { root, trees } = buildTrees(next);
-    for (const t of trees) if (!headTrees.has(t.oid)) pack!.add('tree', t.content, t.oid);
+    // Only directories above a changed path are rebuilt; the others keep
+    // HEAD's tree ids (read from HEAD's trees along the changed paths).
+    const changed = changedPaths(state.files, next);
+    const reuse = head ? await headTreeReuse(dir, head, dirtyDirs(changed)) : undefined;
+    const { root, trees } = buildTrees(next, reuse);
+    for (const t of trees) pack!.add('tree', t.content, t.oid);
     const message = commitMessage(commit, changes.filter((c) => !c.path.endsWith('/') || !c.metaOnly), changedTasks);
     const commitOid = pack!.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...commit.author, timestamp: commit.timestamp }, message }));
     pack!.finish();
     updateHead({ dir, oid: commitOid, expected: head });
     result.commit = commitOid;
-    writeIndex({ dir, files: next });
+    writeIndex({ dir, files: next, ...(head ? { changed } : {}) });
     saveStateCache({ dir, cache: { head: commitOid, files: next } });
     saveHeadText(dir, 'metadata', metaText);
     saveHeadText(dir, 'secrets', secretsText);
@@ -338,6 +341,32 @@ export async function takeSnapshot({ dir, plans, check, keepContent = false, com
     await worktree.flush().catch(() => {});
     throw wrapWriteError(e, dir);
   }
+}
+
+/** Paths added, removed, or with another blob or mode in `next` than in `base`. */
+function changedPaths(base: ReadonlyMap<string, TreeFile>, next: ReadonlyMap<string, TreeFile>): Set<string> {
+  const out = new Set<string>();
+  for (const [path, f] of next) {
+    const b = base.get(path);
+    if (!b || b.oid !== f.oid || b.mode !== f.mode) out.add(path);
+  }
+  for (const path of base.keys()) if (!next.has(path)) out.add(path);
+  return out;
+}
+
+/** HEAD's subtree ids below the dirty directories: what buildTrees may reuse. */
+async function headTreeReuse(dir: string, head: string, dirty: Set<string>): Promise<TreeReuse & { trees: Map<string, string> }> {
+  const trees = new Map<string, string>();
+  const walk = async (oid: string, path: string): Promise<void> => {
+    for (const e of await readTreeItems(dir, oid)) {
+      if (e.type !== 'tree') continue;
+      const p = path === '' ? e.path : `${path}/${e.path}`;
+      if (dirty.has(p)) await walk(e.oid, p);
+      else trees.set(p, e.oid);
+    }
+  };
+  await walk((await readCommitInfo({ dir, oid: head })).tree, '');
+  return { dirty, trees };
 }
 
 function isKept(prefix: string, kept: Set<string>): boolean {

@@ -1,0 +1,112 @@
+// Issue 13: verification while writing, and blobs read from the snapshot's
+// working tree when git's index proves them equal to the commit.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { exportSnapshot } from '../../src/app/export.ts';
+import { listCommitEntries } from '../../src/archive/commit-entries.ts';
+import { readCommitInfo } from '../../src/snapshot/repo.ts';
+import { findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
+import { tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
+import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
+import { isProxsaveError } from '../../src/core/errors.ts';
+import { cleanEnv, runCli } from '../helpers/cli.ts';
+import { miniHost } from '../helpers/mini-host.ts';
+import { commitSnapshot, meta, sh, tmpDir, type FileSpec } from './helpers.ts';
+
+const zstd = { type: 'zstd', level: '3', mode: 'standard', threads: 2, engine: 'auto' as const };
+
+function bigText(seed: number, bytes: number): Buffer {
+  const lines: string[] = [];
+  let n = 0;
+  for (let i = 0; n < bytes; i++) {
+    const l = `key${(seed * 7919 + i * 104729) % 100003} = value-${i % 977} ${seed}`;
+    lines.push(l);
+    n += l.length + 1;
+  }
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
+async function tarBytes(dir: string, workTree?: false): Promise<Buffer> {
+  const info = await readCommitInfo({ dir, oid: sh('git', ['-C', dir, 'rev-parse', 'HEAD']).trim() });
+  const items = await listCommitEntries({ dir, tree: info.tree, cache: {} });
+  const written: WrittenEntry[] = [];
+  const parts: Buffer[] = [];
+  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, cache: {}, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+test('blobs read from the proven working tree give the very bytes read from git; a touched file falls back to git', async () => {
+  const repo = `${tmpDir()}/repo`;
+  const files: Record<string, FileSpec> = {
+    'etc/hostname': { content: 'pve1\n' },
+    'etc/empty': { content: '' },
+    'etc/big/one.cfg': { content: bigText(1, 3 << 20) }, // streamed in pieces
+    'etc/big/random.bin': { content: crypto.randomBytes((1 << 20) + 7) },
+    'etc/link': { symlink: 'hostname' },
+  };
+  for (let i = 0; i < 30; i++) files[`etc/many/f${i}.conf`] = { content: bigText(i, 100 + i * 97) };
+  commitSnapshot({ repo, files, meta: [meta('f', 0o640, 0, 33, 'etc/hostname', 'root', 'www-data')] });
+  // Stock git's index was written in the same second as the files: refresh it
+  // so the stat data is not racy, as after any later proxsave run.
+  await new Promise((r) => setTimeout(r, 20));
+  sh('git', ['-C', repo, 'update-index', '--really-refresh', '-q']);
+  fs.rmSync(`${repo}/.git/index`);
+  sh('git', ['-C', repo, 'reset', '-q']);
+  const wt = new WorkTreeBlobs(repo);
+  assert.ok(wt.size >= 34, `index entries read: ${wt.size}`);
+  const fromGit = await tarBytes(repo, false);
+  const fromTree = await tarBytes(repo);
+  assert.ok(fromTree.equals(fromGit), 'same tar bytes from the working tree and from git');
+  // A working tree file changed behind the index's back is not used.
+  fs.writeFileSync(`${repo}/etc/hostname`, 'XXXX\n');
+  fs.writeFileSync(`${repo}/etc/big/one.cfg`, bigText(2, 3 << 20));
+  assert.ok((await tarBytes(repo)).equals(fromGit), 'changed working tree files are read from git instead');
+  fs.rmSync(`${repo}/etc/many`, { recursive: true });
+  assert.ok((await tarBytes(repo)).equals(fromGit), 'missing working tree files are read from git');
+  const a = await exportSnapshot({ repoDir: repo, outDir: tmpDir(), compression: zstd });
+  assert.equal(sh('tar', ['-xOf', a.archivePath, './etc/hostname']), 'pve1\n');
+});
+
+test('a compressed stream corrupted mid-way fails the export with exit 8 and leaves no archive under its final name', async (t) => {
+  const real = findExecutable('zstd');
+  assert.ok(real, 'zstd CLI');
+  const h = miniHost();
+  t.after(h.cleanup);
+  // Enough incompressible data that the compressed stream is well past the flipped byte.
+  h.write('/etc/pve/random.bin', crypto.randomBytes(1 << 20).toString('base64'));
+  assert.equal((await h.run('snapshot')).code, 0);
+  const stubs = path.join(h.base, 'corrupt-bin');
+  fs.mkdirSync(stubs);
+  // Compressing: the real zstd, with one byte 300 KB into its output replaced.
+  fs.writeFileSync(
+    path.join(stubs, 'zstd'),
+    `#!/bin/sh\ncase " $* " in *" -d "*) exec ${real} "$@";; esac\n${real} "$@" | { head -c 300000; head -c 1 >/dev/null; printf '\\377'; cat; }\n`,
+    { mode: 0o755 },
+  );
+  const out = path.join(h.base, 'out');
+  const env = cleanEnv({ PATH: `${stubs}:${process.env.PATH}` });
+  const r = await runCli(['-c', h.config, 'export', '--out', out], { env, spawn: true });
+  assert.equal(r.code, 8, `exit code 8 (verification error): ${r.stderr}`);
+  assert.match(r.stderr, /zstd|verif|decompress/i);
+  const left = fs.existsSync(out) ? fs.readdirSync(out) : [];
+  assert.deepEqual(left.filter((f) => !f.endsWith('.partial')), [], `nothing final-named: ${left.join(', ')}`);
+  // In-process too (the error is VERIFY), then a sound export with the real zstd.
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${stubs}:${oldPath}`;
+  resetExecutableCache();
+  try {
+    await assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'VERIFY');
+  } finally {
+    process.env.PATH = oldPath;
+    resetExecutableCache();
+  }
+  assert.deepEqual(fs.readdirSync(out).filter((f) => !f.endsWith('.partial')), []);
+  const ok = await runCli(['-c', h.config, 'export', '--out', out], { env: cleanEnv() });
+  assert.equal(ok.code, 0, ok.stderr);
+  const archive = fs.readdirSync(out).find((f) => f.endsWith('.tar.zst'))!;
+  sh('zstd', ['-q', '-t', path.join(out, archive)]);
+  sh('sha256sum', ['-c', `${archive}.sha256`], { cwd: out });
+});
