@@ -108,6 +108,21 @@ async function hashOnly(p: string, tarBytes: number, written: WrittenEntry[]) {
   return { sha256: h.hash.digest('hex'), size: h.bytes, tarBytes, entries: written.map((w) => ({ ...w, mode: 0, uid: 0, gid: 0, uname: '', gname: '', linkname: '' })) };
 }
 
+interface ReadBack {
+  sha256: string;
+  size: number;
+  /** Bytes of tar the archive decompresses to. */
+  tarBytes: number;
+}
+
+/** What differs between the file read back and what was written, or null. */
+function readBackMismatch(got: ReadBack, want: ReadBack): string | null {
+  if (got.sha256 !== want.sha256) return `SHA-256 on disk ${got.sha256} differs from the one computed while writing (${want.sha256})`;
+  if (got.size !== want.size) return `size on disk ${got.size} differs from the ${want.size} bytes written`;
+  if (got.tarBytes !== want.tarBytes) return `decompresses to ${got.tarBytes} bytes, ${want.tarBytes} were written`;
+  return null;
+}
+
 export async function exportSnapshot({
   repoDir,
   rev = 'HEAD',
@@ -210,28 +225,14 @@ export async function exportSnapshot({
         throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
       });
       problem =
-        checked.sha256 !== sha256
-          ? `SHA-256 on disk ${checked.sha256} differs from the one computed while writing (${sha256})`
-          : checked.size !== hasher.bytes
-            ? `size on disk ${checked.size} differs from the ${hasher.bytes} bytes written`
-            : tee.tarBytes !== tarCounter.bytes
-              ? `decompresses to ${tee.tarBytes} bytes, ${tarCounter.bytes} were written`
-              : tee.checked !== written.length
-                ? `archive holds ${tee.checked} entries, ${written.length} were written`
-                : null;
+        readBackMismatch({ ...checked, tarBytes: tee.tarBytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes }) ??
+        (tee.checked !== written.length ? `archive holds ${tee.checked} entries, ${written.length} were written` : null);
     } else {
       const all = written as WrittenEntry[];
       const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });
       if (!decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);
       checked = back;
-      problem =
-        back.sha256 !== sha256
-          ? `SHA-256 on disk ${back.sha256} differs from the one computed while writing (${sha256})`
-          : back.size !== hasher.bytes
-            ? `size on disk ${back.size} differs from the ${hasher.bytes} bytes written`
-            : back.tarBytes !== tarCounter.bytes
-              ? `decompresses to ${back.tarBytes} bytes, ${tarCounter.bytes} were written`
-              : compare(all, back.entries);
+      problem = readBackMismatch(back, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes }) ?? compare(all, back.entries);
     }
     if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
 
