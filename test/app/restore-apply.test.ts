@@ -7,18 +7,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { hasSqlite3, materializeHost } from '../helpers/hosts.ts';
-import { cleanEnv, tempDir } from '../helpers/cli.ts';
+import { hasSqlite3, hostWithWorkDir } from '../helpers/hosts.ts';
+import { cleanEnv } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { treeState } from '../helpers/tree-state.ts';
 
 async function setup(t: { after(fn: () => unknown): void }) {
-  const host = await materializeHost('pve-standalone');
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, 'pve-standalone');
   const w = (p: string) => path.join(work.path, p);
   const stubs = w('stubs');
   fs.mkdirSync(stubs);

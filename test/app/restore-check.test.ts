@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { materializeHost } from '../helpers/hosts.ts';
-import { cleanEnv, tempDir } from '../helpers/cli.ts';
+import { hostWithWorkDir } from '../helpers/hosts.ts';
+import { cleanEnv } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { guestReferences } from '../../src/app/restore-check.ts';
 import { rcloneAvailable, startWebdav, type WebdavServer } from '../storage/helpers.ts';
@@ -15,12 +15,7 @@ after(async () => {
 });
 
 async function setup(t: { after(fn: () => unknown): void }, extra: string[] = [], env: Record<string, string> = {}) {
-  const host = await materializeHost('pve-standalone');
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, 'pve-standalone');
   const w = (p: string) => path.join(work.path, p);
   const config = w('backup.env');
   fs.writeFileSync(config, [`SYSTEM_ROOT_PREFIX=${host.root}`, `SNAPSHOT_PATH=${w('repo')}`, `COMMAND_PATH=${host.bin}`, `BACKUP_PATH=${w('local')}`, `LOCK_PATH=${w('lock')}`, `LOG_PATH=${w('log')}`, 'MIN_DISK_SPACE_PRIMARY_GB=0', 'MIN_DISK_SPACE_CLOUD_GB=0', ...extra, ''].join('\n'));

@@ -4,18 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { materializeHost } from '../helpers/hosts.ts';
-import { cleanEnv, PROJECT, tempDir } from '../helpers/cli.ts';
+import { hostWithWorkDir } from '../helpers/hosts.ts';
+import { cleanEnv, PROJECT } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { rcloneAvailable } from '../storage/helpers.ts';
 
 test('restore --target cloud and verify --download read an absolute CLOUD_REMOTE_PATH as configured', { skip: rcloneAvailable ? false : 'rclone is not installed' }, async (t) => {
-  const host = await materializeHost('pve-standalone');
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, 'pve-standalone');
   const w = (p: string) => path.join(work.path, p);
   const cloudDir = w('srv/backups'); // absolute: with the leading / lost it would be read relative to the cwd
   fs.mkdirSync(cloudDir, { recursive: true });

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { HOST_NAMES, materializeHost, type HostName } from '../helpers/hosts.ts';
-import { cleanEnv, tempDir } from '../helpers/cli.ts';
+import { HOST_NAMES, hostWithWorkDir, type HostName } from '../helpers/hosts.ts';
+import { cleanEnv } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { treeState } from '../helpers/tree-state.ts';
 import { rcloneAvailable, startWebdav, type WebdavServer } from '../storage/helpers.ts';
@@ -26,12 +26,7 @@ const COMPRESSION: Record<HostName, string> = { 'pve-cluster': 'zstd', 'pve-stan
 
 for (const name of HOST_NAMES) {
   test(`restore round trip on ${name} (${COMPRESSION[name]}): --rev, local, secondary${rcloneAvailable ? ', cloud' : ''}`, async (t) => {
-    const host = await materializeHost(name);
-    const work = tempDir();
-    t.after(async () => {
-      await host.cleanup();
-      work.cleanup();
-    });
+    const { host, work } = await hostWithWorkDir(t, name);
     const w = (p: string) => path.join(work.path, p);
     fs.mkdirSync(w('secondary'));
     const config = w('backup.env');

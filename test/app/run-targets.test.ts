@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { materializeHost } from '../helpers/hosts.ts';
+import { hostWithWorkDir } from '../helpers/hosts.ts';
 import { PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
 
 const ARCHIVE = /-backup-\d{8}-\d{6}\.tar\.zst$/;
@@ -42,12 +42,7 @@ interface Host {
 let epoch = 1_700_000_000;
 
 async function host(t: { after(fn: () => unknown): void }, extra = ''): Promise<Host> {
-  const h = await materializeHost('pve-standalone');
-  const w = tempDir();
-  t.after(async () => {
-    await h.cleanup();
-    w.cleanup();
-  });
+  const { host: h, work: w } = await hostWithWorkDir(t, 'pve-standalone');
   const backups = join(w.path, 'backups');
   const secondary = join(w.path, 'secondary');
   const logs = join(w.path, 'log');

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { materializeHost, type HostName } from '../helpers/hosts.ts';
-import { cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
+import { hostWithWorkDir, type HostName } from '../helpers/hosts.ts';
+import { cleanEnv, runCli } from '../helpers/cli.ts';
 import { commitCount, fsck, git } from '../helpers/git.ts';
 
 const ARCHIVE = /-backup-\d{8}-\d{6}\.tar\.zst$/;
@@ -20,12 +20,7 @@ interface Setup {
 }
 
 async function exampleHost(t: { after(fn: () => unknown): void }, name: HostName, extra = ''): Promise<Setup> {
-  const host = await materializeHost(name);
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, name);
   const repo = join(work.path, 'repo');
   const backups = join(work.path, 'backups');
   const config = join(work.path, 'backup.env');

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseArchiveName } from '../../src/archive/archive-name.ts';
-import { materializeHost } from '../helpers/hosts.ts';
-import { cleanEnv, tempDir } from '../helpers/cli.ts';
+import { hostWithWorkDir } from '../helpers/hosts.ts';
+import { cleanEnv } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { treeState } from '../helpers/tree-state.ts';
 
@@ -24,12 +24,7 @@ function keygen(dir: string, name: string): { file: string; recipient: string } 
 }
 
 async function setup(t: { after(fn: () => unknown): void }, extra: (w: (p: string) => string) => string[]) {
-  const host = await materializeHost('pve-standalone');
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, 'pve-standalone');
   const w = (p: string) => path.join(work.path, p);
   const config = w('backup.env');
   const write = (lines: string[]) => fs.writeFileSync(config, [`SYSTEM_ROOT_PREFIX=${host.root}`, `SNAPSHOT_PATH=${w('repo')}`, `COMMAND_PATH=${host.bin}`, `BACKUP_PATH=${w('local')}`, `LOCK_PATH=${w('lock')}`, `LOG_PATH=${w('log')}`, 'MIN_DISK_SPACE_PRIMARY_GB=0', ...lines, ''].join('\n'));

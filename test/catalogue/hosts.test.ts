@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOST_NAMES, HOST_NODES, expectedPaths, materializeHost, type HostName } from '../helpers/hosts.ts';
-import { cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
+import { HOST_NAMES, HOST_NODES, expectedPaths, hostWithWorkDir, type HostName } from '../helpers/hosts.ts';
+import { cleanEnv, runCli } from '../helpers/cli.ts';
 import { fsck, git } from '../helpers/git.ts';
 
 const FORBIDDEN = [/^etc\/pve\/\.(members|vmlist|version|clusterlog|rrd|debug)$/, /^etc\/pve\/priv\/lock\//, /\.lck$/, /^etc\/proxmox-backup\/.*\.lock$/, /\.chunks\//];
@@ -20,12 +20,7 @@ const EXPECTED_FACTS: Record<HostName, Record<string, unknown>> = {
 
 for (const name of HOST_NAMES) {
   test(`example host ${name}: golden paths, no virtual or lock files, idempotent`, async (t) => {
-    const host = await materializeHost(name);
-    const work = tempDir();
-    t.after(async () => {
-      await host.cleanup();
-      work.cleanup();
-    });
+    const { host, work } = await hostWithWorkDir(t, name);
     const config = join(work.path, 'backup.env');
     writeFileSync(config, `SYSTEM_ROOT_PREFIX=${host.root}\nSNAPSHOT_PATH=${join(work.path, 'repo')}\nCOMMAND_PATH=${host.bin}\nCOMMAND_TIMEOUT=20\n`);
     const run = (...a: string[]) => runCli(['-c', config, ...a], { env: cleanEnv() });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { materializeHost } from '../helpers/hosts.ts';
+import { hostWithWorkDir } from '../helpers/hosts.ts';
 import { CLI_ARGV, PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
 
 
@@ -31,12 +31,7 @@ function throughHead(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: nu
 }
 
 test('a closed stdout (| head -1) ends tasks, facts, show and list quietly with their normal exit code', async (t) => {
-  const host = await materializeHost('pve-cluster');
-  const work = tempDir();
-  t.after(async () => {
-    await host.cleanup();
-    work.cleanup();
-  });
+  const { host, work } = await hostWithWorkDir(t, 'pve-cluster');
   const config = join(work.path, 'backup.env');
   writeFileSync(config, `SYSTEM_ROOT_PREFIX=${host.root}\nSNAPSHOT_PATH=${join(work.path, 'repo')}\nCOMMAND_PATH=${host.bin}\nBACKUP_PATH=${join(work.path, 'backups')}\nLOG_PATH=${join(work.path, 'log')}\nLOCK_PATH=${join(work.path, 'lock')}\nMIN_DISK_SPACE_PRIMARY_GB=0\n`);
   const env = cleanEnv();

@@ -14,6 +14,7 @@ import { chmod, cp, lchown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir, type TempDir } from './temp-dir.ts';
 
 export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const HOSTS_DIR = join(FIXTURES_DIR, 'hosts');
@@ -118,4 +119,18 @@ export function hasSqlite3(): boolean {
 /** The snapshot paths a default run on this host must produce (expected-paths.txt). */
 export function expectedPaths(name: HostName): string[] {
   return lines(join(hostDir(name), 'expected-paths.txt'));
+}
+
+/**
+ * An example host laid out for one test plus an empty work directory beside it
+ * (repository, targets, config), both removed when the test ends.
+ */
+export async function hostWithWorkDir(t: { after(fn: () => unknown): void }, name: HostName): Promise<{ host: MaterializedHost; work: TempDir }> {
+  const host = await materializeHost(name);
+  const work = tempDir();
+  t.after(async () => {
+    await host.cleanup();
+    work.cleanup();
+  });
+  return { host, work };
 }
