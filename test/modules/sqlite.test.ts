@@ -2,11 +2,10 @@
 // we copy it: every copy is consistent and passes integrity_check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { startBusyWriter, tornBatches } from '../helpers/busy-sqlite.ts';
 import { planSqlite } from '../../src/modules/sqlite.ts';
 import { HostRoot } from '../../src/ports/host-root.ts';
 import { loadAccounts } from '../../src/facts/accounts.ts';
@@ -31,26 +30,8 @@ test('consistent online copies of a WAL database under concurrent writes', async
   const dir = join(d.path, 'var/lib/pve-cluster');
   mkdirSync(dir, { recursive: true });
   const dbPath = join(dir, 'config.db');
-  const db = new Database(dbPath);
-  db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE tree (inode INTEGER PRIMARY KEY, batch INTEGER NOT NULL, name TEXT NOT NULL, data BLOB)');
-  db.close();
   // The writer inserts pairs of rows in one transaction, as fast as it can.
-  const writer = join(d.path, 'writer.cjs');
-  writeFileSync(
-    writer,
-    `const D = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
-const db = new D(${JSON.stringify(dbPath)}); db.pragma('busy_timeout = 5000');
-const ins = db.prepare('INSERT INTO tree (batch, name, data) VALUES (?, ?, ?)');
-const pair = db.transaction((b) => { ins.run(b, 'a', Buffer.alloc(2048, b % 251)); ins.run(b, 'b', Buffer.alloc(2048, b % 251)); });
-let b = 0; const end = Date.now() + 4000;
-while (Date.now() < end) pair(b++);
-process.stdout.write(String(b));`,
-  );
-  const child = spawn(process.execPath, [writer], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let written = '';
-  child.stdout.on('data', (x) => (written += x));
-  const done = new Promise<void>((res) => child.on('close', () => res()));
+  const { child, done, batches } = startBusyWriter(dbPath, 4000);
   const root = new HostRoot(d.path);
   const accounts = loadAccounts(root);
   let copies = 0;
@@ -63,14 +44,14 @@ process.stdout.write(String(b));`,
     writeFileSync(copyPath, content);
     const c = new Database(copyPath, { readonly: true });
     assert.equal(c.pragma('integrity_check', { simple: true }), 'ok');
-    const odd = c.prepare('SELECT count(*) AS n FROM (SELECT batch FROM tree GROUP BY batch HAVING count(*) <> 2)').get() as { n: number };
-    assert.equal(odd.n, 0, 'no transaction is torn in the copy');
+    const torn = tornBatches(c);
+    assert.equal(torn, 0, 'no transaction is torn in the copy');
     c.close();
     copies++;
   }
   await done;
   assert.ok(copies >= 2, `made ${copies} copies while the writer ran`);
-  assert.ok(Number(written) > 0);
+  assert.ok(batches() > 0);
 });
 
 test('a missing database is skipped, a corrupt one fails the task', async (t) => {
