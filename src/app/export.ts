@@ -10,14 +10,14 @@ import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age
 import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
 import { listCommitEntries } from '../archive/commit-entries.ts';
-import { commitHost, readCommitInfo } from '../snapshot/repo.ts';
+import { commitHost, readCommit } from '../git/commit.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
 import { hashFile, VerifyingTee } from '../archive/stream-verify.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
-import { resolveRev } from '../snapshot/resolve-rev.ts';
+import { resolveRev } from '../git/rev.ts';
 import { verifyArchive } from './verify.ts';
 
 export type { Manifest } from '../archive/manifest.ts';
@@ -135,9 +135,8 @@ export async function exportSnapshot({
 }: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const c = resolveCompression(compression);
-  const cache = {};
-  const oid = await resolveRev({ dir: repoDir, rev, cache });
-  const info = await readCommitInfo({ dir: repoDir, oid });
+  const oid = await resolveRev({ dir: repoDir, rev });
+  const info = await readCommit({ dir: repoDir, oid });
   const t = info.trailers;
   const hostname = commitHost(info);
   const created = new Date(info.timestamp * 1000);
@@ -182,7 +181,7 @@ export async function exportSnapshot({
     reporter.log('warn', `${name} exists but ${v.ok ? 'was made with other settings' : `does not verify (${v.problems.join('; ')})`}: rewriting it`);
   }
 
-  const items = await listCommitEntries({ dir: repoDir, tree: info.tree, cache });
+  const items = await listCommitEntries({ dir: repoDir, tree: info.tree });
   const partial = `${archivePath}.partial`;
   const temps: string[] = [partial];
   let tee: VerifyingTee | undefined;
@@ -201,7 +200,7 @@ export async function exportSnapshot({
     const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
     if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, cache, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 });
       if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
       else await pipeline(source, tarCounter, compressor, tee!, hasher, out, signal ? { signal } : {});
     } catch (e) {

@@ -2,8 +2,10 @@
 // here writes; secret paths (from each commit's .proxsave/secrets and the
 // current catalogue) are masked unless showSecrets.
 import { ProxsaveError } from '../core/errors.ts';
-import { resolveRev } from '../snapshot/resolve-rev.ts';
-import { diffTrees, gitCache, isRepo, readBlob, readCommitInfo, readPath, type TreeChange } from '../snapshot/repo.ts';
+import { resolveRev } from '../git/rev.ts';
+import { diffTrees, readBlob, readPath, type TreeChange } from '../git/tree.ts';
+import { isRepo } from '../git/refs.ts';
+import { readCommit } from '../git/commit.ts';
 import { SECRETS_PATH } from '../snapshot/take-snapshot.ts';
 import { parseSecrets } from '../snapshot/head-state.ts';
 
@@ -24,16 +26,16 @@ export function requireRepo(dir: string): void {
 }
 
 export async function secretsOf(dir: string, commit: string): Promise<Set<string>> {
-  const info = await readCommitInfo({ dir, oid: commit });
+  const info = await readCommit({ dir, oid: commit });
   const f = await readPath({ dir, tree: info.tree, path: SECRETS_PATH });
   return parseSecrets(f?.content.toString('utf8') ?? '');
 }
 
 export async function diffRevisions({ dir, from, to }: { dir: string; from: string; to: string }): Promise<FileDiff[]> {
   requireRepo(dir);
-  const a = await resolveRev({ dir, rev: from, cache: gitCache });
-  const b = await resolveRev({ dir, rev: to, cache: gitCache });
-  const [ia, ib] = await Promise.all([readCommitInfo({ dir, oid: a }), readCommitInfo({ dir, oid: b })]);
+  const a = await resolveRev({ dir, rev: from });
+  const b = await resolveRev({ dir, rev: to });
+  const [ia, ib] = await Promise.all([readCommit({ dir, oid: a }), readCommit({ dir, oid: b })]);
   const secrets = new Set([...(await secretsOf(dir, a)), ...(await secretsOf(dir, b))]);
   const changes = await diffTrees({ dir, a: ia.tree, b: ib.tree });
   return changes.map((c: TreeChange) => ({ ...c, secret: secrets.has(c.path) }));
@@ -54,11 +56,11 @@ export interface LogEntry {
 
 export async function log({ dir, max = 20, rev = 'HEAD' }: { dir: string; max?: number; rev?: string }): Promise<LogEntry[]> {
   requireRepo(dir);
-  let oid: string | undefined = await resolveRev({ dir, rev, cache: gitCache });
+  let oid: string | undefined = await resolveRev({ dir, rev });
   const out: LogEntry[] = [];
   while (oid && out.length < max) {
-    const info = await readCommitInfo({ dir, oid });
-    const parent = info.parents[0] ? await readCommitInfo({ dir, oid: info.parents[0] }) : undefined;
+    const info = await readCommit({ dir, oid });
+    const parent = info.parents[0] ? await readCommit({ dir, oid: info.parents[0] }) : undefined;
     const changes = await diffTrees({ dir, a: parent?.tree, b: info.tree });
     out.push({
       commit: oid,
@@ -76,8 +78,8 @@ export async function log({ dir, max = 20, rev = 'HEAD' }: { dir: string; max?: 
 /** A file's content at a revision. */
 export async function fileAt({ dir, rev, path }: { dir: string; rev: string; path: string }): Promise<{ content: Buffer; secret: boolean; commit: string }> {
   requireRepo(dir);
-  const commit = await resolveRev({ dir, rev, cache: gitCache });
-  const info = await readCommitInfo({ dir, oid: commit });
+  const commit = await resolveRev({ dir, rev });
+  const info = await readCommit({ dir, oid: commit });
   const rel = path.replace(/^\/+/, '');
   const f = await readPath({ dir, tree: info.tree, path: rel });
   if (!f) throw new ProxsaveError('NOT_FOUND', `${path} is not in snapshot ${commit.slice(0, 12)}`);

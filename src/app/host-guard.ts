@@ -7,7 +7,7 @@ import type { Facts, Role } from '../facts/detect-facts.ts';
 import type { TaskPlan } from '../modules/types.ts';
 import type { HostRoot } from '../ports/host-root.ts';
 import type { FilesTask } from '../tasks/schema.ts';
-import type { CommitInfo } from '../snapshot/repo.ts';
+import type { CommitInfo } from '../git/commit.ts';
 
 export interface MountProblem {
   /** The host directory that does not hold what the installed product implies. */

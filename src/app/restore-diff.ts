@@ -10,7 +10,7 @@ import { joinName } from '../restore/extract.ts';
 import { lstatOrNull } from '../restore/live-ops.ts';
 import type { EntrySource } from '../restore/sources.ts';
 import { isInternal } from '../restore/select.ts';
-import { renderPatch } from '../snapshot/patch.ts';
+import { renderPatch } from '../util/patch.ts';
 import { scanSource, type Selection } from './restore.ts';
 
 const require = createRequire(import.meta.url);

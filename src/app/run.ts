@@ -8,7 +8,8 @@ import { archiveFileName, parseArchiveName } from '../archive/archive-name.ts';
 import { compressionSettings, resolveCompression } from '../archive/resolve-compression.ts';
 import { ProxsaveError, errnoCode, isProxsaveError } from '../core/errors.ts';
 import type { Level, Reporter } from '../ports/reporter.ts';
-import { commitHost, readCommitInfo, readHead } from '../snapshot/repo.ts';
+import { commitHost, readCommit } from '../git/commit.ts';
+import { readHead } from '../git/refs.ts';
 import { parseSha256Sidecar } from '../archive/manifest.ts';
 import type { PushResult } from '../storage/push.ts';
 import { createTargets } from '../storage/targets.ts';
@@ -206,7 +207,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
       for (const t of targets) report.targets.push({ target: t.kind, location: t.location, critical: t.critical, status: 'would-copy' });
       skip('export', `dry run: would commit ${report.snapshot.changes} path(s), export ${name} and push it to ${targets.map((t) => t.kind).join(', ')}`);
     } else {
-      const info = await readCommitInfo({ dir: ctx.config.SNAPSHOT_PATH, oid: head! });
+      const info = await readCommit({ dir: ctx.config.SNAPSHOT_PATH, oid: head! });
       const hostname = commitHost(info);
       const time = new Date(info.timestamp * 1000);
       const name = archiveFileName({ hostname, time, type: comp.type, encrypted: ctx.config.ENCRYPT_ARCHIVE });

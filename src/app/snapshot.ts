@@ -6,7 +6,8 @@ import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
 import { planTasks, type Selection } from './plan-tasks.ts';
 import { failTasksUnder, mountProblems, roleOfCommit } from './host-guard.ts';
-import { readCommitInfo, readHead, isRepo } from '../snapshot/repo.ts';
+import { readCommit } from '../git/commit.ts';
+import { readHead, isRepo } from '../git/refs.ts';
 
 export interface TaskOutcome {
   name: string;
@@ -73,7 +74,7 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
   let roleLost: string | undefined;
   if (!allowDeletions && f.role === 'unknown') {
     const head = isRepo(dir) ? readHead({ dir }) : undefined;
-    const before = head ? roleOfCommit(await readCommitInfo({ dir, oid: head })) : undefined;
+    const before = head ? roleOfCommit(await readCommit({ dir, oid: head })) : undefined;
     if (before && before !== 'unknown') roleLost = before;
   }
   const maxDeletePercent = allowDeletions ? undefined : ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;

@@ -1,11 +1,12 @@
 // What an archive of a commit contains, in order, before any byte is read:
 // the git tree (files, symlinks) joined with .proxsave/metadata (modes,
 // owners, empty directories, hard links), plus every parent directory and
-// the root. Trees are read by proxsave's own parser (snapshot/repo), which
+// the root. Trees are read by proxsave's own parser (git/tree), which
 // takes every name git can hold, byte for byte.
 import { ProxsaveError } from '../core/errors.ts';
-import { readPath, readTreeItems } from '../snapshot/repo.ts';
-import { comparePaths, METADATA_PATH, parseMetadata, type MetaEntry } from '../snapshot/read-metadata.ts';
+import { readPath, readTreeItems } from '../git/tree.ts';
+import { METADATA_PATH, parseMetadata, type MetaEntry } from '../snapshot/read-metadata.ts';
+import { comparePaths } from '../git/path-order.ts';
 
 export interface ArchiveItem {
   /** Relative path, `.` for the root. */
@@ -24,7 +25,7 @@ export interface ArchiveItem {
 
 const ROOT_DEFAULT = { mode: 0o755, uid: 0, gid: 0, owner: 'root', group: 'root' };
 
-export async function listCommitEntries({ dir, tree }: { dir: string; tree: string; cache: object }): Promise<ArchiveItem[]> {
+export async function listCommitEntries({ dir, tree }: { dir: string; tree: string }): Promise<ArchiveItem[]> {
   // The metadata first (by path, walking two trees), so the walk below makes
   // each item once, sharing the metadata's strings: 100k entries must not
   // hold several copies of the listing at a time.

@@ -6,7 +6,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { ProxsaveError } from '../core/errors.ts';
 import { archiveName, type ArchiveItem } from './commit-entries.ts';
-import { readGitObject } from './read-git-object.ts';
+import { readObject } from '../git/read-object.ts';
 import { padding, tarHeader, tarTrailer, type TarEntry } from './tar-header.ts';
 import { WorkTreeBlobs } from './work-tree-blobs.ts';
 import { decodeName } from '../util/name-bytes.ts';
@@ -25,7 +25,6 @@ export async function* tarChunks({
   dir,
   items,
   mtime,
-  cache,
   written,
   onProgress,
   workTree,
@@ -33,7 +32,6 @@ export async function* tarChunks({
   dir: string;
   items: ArchiveItem[];
   mtime: number;
-  cache: object;
   written: WrittenEntry[];
   onProgress?: (entries: number, bytes: number) => void;
   /** Where proven blobs are read from; `false` reads every blob from git. */
@@ -74,7 +72,7 @@ export async function* tarChunks({
       file = undefined;
     }
     if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
-      const obj = await readGitObject({ dir, oid: item.oid!, cache });
+      const obj = await readObject(dir, item.oid!);
       if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
       if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
@@ -103,7 +101,7 @@ export async function* tarChunks({
       fill += header.length;
       if (!wt || !wt.readInto(small, batch, fill)) {
         // It shrank since it was opened: the blob from git, which has the size in the header.
-        const obj = await readGitObject({ dir, oid: item.oid!, cache });
+        const obj = await readObject(dir, item.oid!);
         if (obj.content.length !== size) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
         obj.content.copy(batch, fill);
       }

@@ -8,7 +8,8 @@
 // the object database as before.
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { comparePaths } from '../snapshot/read-metadata.ts';
+import { walkIndex } from '../git/index-file.ts';
+import { comparePaths } from '../git/path-order.ts';
 import { decodeName, fsPath, isLongPath } from '../util/name-bytes.ts';
 
 /** What a file looked like when it was opened. */
@@ -26,6 +27,7 @@ export class WorkTreeBlobs {
    * order, so a cursor finds each path without a map of all names.
    */
   private offsets: number[] = [];
+  private nameStarts: number[] = [];
   private nameEnds: number[] = [];
   private cursor = 0;
   private index: Buffer = Buffer.alloc(0);
@@ -36,6 +38,7 @@ export class WorkTreeBlobs {
       this.load();
     } catch {
       this.offsets = []; // an index we cannot read proves nothing
+      this.nameStarts = [];
       this.nameEnds = [];
     }
   }
@@ -45,12 +48,7 @@ export class WorkTreeBlobs {
   }
 
   private nameAt(k: number): string {
-    const off = this.offsets[k]!;
-    return decodeName(this.index.subarray(this.nameStart(off), this.nameEnds[k]!));
-  }
-
-  private nameStart(off: number): number {
-    return off + 62 + ((this.index.readUInt16BE(off + 60) & 0x4000) !== 0 ? 2 : 0);
+    return decodeName(this.index.subarray(this.nameStarts[k]!, this.nameEnds[k]!));
   }
 
   /** The offset of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
@@ -80,35 +78,25 @@ export class WorkTreeBlobs {
     const p = join(this.dir, '.git', 'index');
     const st = statSync(p);
     const b = readFileSync(p);
-    if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC') return;
-    const version = b.readUInt32BE(4);
-    if (version !== 2 && version !== 3) return; // v4 compresses names: not worth parsing here
+    const version = walkIndex(b, (e) => {
+      const mode = b.readUInt32BE(e.off + 24);
+      const stage = (e.flags >> 12) & 3;
+      const assumeValid = (e.flags & 0x8000) !== 0;
+      const skipWorktree = (e.extFlags & 0x4000) !== 0;
+      if (stage === 0 && !assumeValid && !skipWorktree && (mode === 0o100644 || mode === 0o100755)) {
+        this.offsets.push(e.off);
+        this.nameStarts.push(e.nameStart);
+        this.nameEnds.push(e.nameEnd);
+      }
+    });
+    if (version === undefined) {
+      this.offsets = [];
+      this.nameStarts = [];
+      this.nameEnds = [];
+      return;
+    }
     this.indexMtimeMs = st.mtimeMs;
     this.index = b;
-    const n = b.readUInt32BE(8);
-    let off = 12;
-    for (let i = 0; i < n; i++) {
-      const flags = b.readUInt16BE(off + 60);
-      const extended = version === 3 && (flags & 0x4000) !== 0;
-      const nameStart = off + 62 + (extended ? 2 : 0);
-      let nameLen = flags & 0xfff;
-      if (nameLen === 0xfff) nameLen = b.indexOf(0, nameStart) - nameStart;
-      const mode = b.readUInt32BE(off + 24);
-      const stage = (flags >> 12) & 3;
-      const assumeValid = (flags & 0x8000) !== 0;
-      const skipWorktree = extended && (b.readUInt16BE(off + 62) & 0x4000) !== 0;
-      if (stage === 0 && !assumeValid && !skipWorktree && (mode === 0o100644 || mode === 0o100755)) {
-        this.offsets.push(off);
-        this.nameEnds.push(nameStart + nameLen);
-      }
-      const len = nameStart - off + nameLen;
-      off += Math.ceil((len + 1) / 8) * 8;
-      if (off > b.length) {
-        this.offsets = [];
-        this.nameEnds = [];
-        return;
-      }
-    }
   }
 
   /**

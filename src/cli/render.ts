@@ -1,7 +1,7 @@
 // Rendering shared by snapshot, diff and show: task lines and patches.
 import type { FileDiff } from '../app/history.ts';
 import type { SnapshotReport } from '../app/snapshot.ts';
-import { renderPatch } from '../snapshot/patch.ts';
+import { renderPatch } from '../util/patch.ts';
 import type { Output } from './output.ts';
 import { displayName } from '../util/name-bytes.ts';
 import { history } from './command.ts';

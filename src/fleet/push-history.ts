@@ -5,7 +5,7 @@
 import type { Config } from '../config/keys.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import type { Reporter } from '../ports/reporter.ts';
-import { HEAD_REF, readHead } from '../snapshot/repo.ts';
+import { HEAD_REF, readHead } from '../git/refs.ts';
 import { displayUrl, gitRun, lastLines, remoteEnv } from './git-remote.ts';
 
 export function hostBranch(hostname: string): string {

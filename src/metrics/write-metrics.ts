@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunReport } from '../app/run.ts';
 import { safeHostname } from '../archive/archive-name.ts';
-import { readCommitInfo } from '../snapshot/repo.ts';
+import { readCommit } from '../git/commit.ts';
 import { parseArchiveName } from '../archive/archive-name.ts';
 import { canonicalHostname } from '../storage/archive-name.ts';
 import type { Target } from '../storage/target.ts';
@@ -51,7 +51,7 @@ async function countCommits(dir: string, head: string, known: { head: string | n
     if (oid === known.head) return n + known.commits;
     seen.add(oid);
     n++;
-    oid = (await readCommitInfo({ dir, oid })).parents[0];
+    oid = (await readCommit({ dir, oid })).parents[0];
   }
   return n;
 }
@@ -73,7 +73,7 @@ export async function writeMetrics({ path, report, exitCode, repoDir, changedPat
   const head = report.snapshot?.head ?? null;
   if (head && head !== state.head) {
     state.commits = await countCommits(repoDir, head, state);
-    state.last_commit_time = (await readCommitInfo({ dir: repoDir, oid: head })).timestamp;
+    state.last_commit_time = (await readCommit({ dir: repoDir, oid: head })).timestamp;
     if (report.snapshot?.commit === head) state.last_commit_paths = changedPaths.length;
     state.head = head;
   }

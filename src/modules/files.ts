@@ -14,7 +14,7 @@ import { parseSize } from '../util/size.ts';
 import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
 import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
-import { refusedName } from '../snapshot/git-names.ts';
+import { refusedName } from '../git/names.ts';
 import { newPlan, type TaskPlan } from './types.ts';
 
 export interface PlanFilesOptions {

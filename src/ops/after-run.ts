@@ -18,8 +18,9 @@ export interface AfterRunOptions {
 
 async function changedPathsOf(dir: string, commit: string | null | undefined): Promise<string[]> {
   if (!commit) return [];
-  const { readCommitInfo, readTreeFlat } = await import('../snapshot/repo.ts');
-  const info = await readCommitInfo({ dir, oid: commit });
+  const { readCommit } = await import('../git/commit.ts');
+  const { readTreeFlat } = await import('../git/tree.ts');
+  const info = await readCommit({ dir, oid: commit });
   const parent = info.parents[0];
   // A first commit has no parent: everything in it is new.
   const paths = parent ? (await (await import('../app/history.ts')).diffRevisions({ dir, from: parent, to: commit })).map((f) => f.path) : [...(await readTreeFlat({ dir, tree: info.tree })).keys()].sort();

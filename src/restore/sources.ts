@@ -7,10 +7,10 @@ import { PassThrough, pipeline, type Duplex } from 'node:stream';
 import { compressionFromPath } from '../archive/archive-name.ts';
 import { createDecompressor } from '../archive/codec.ts';
 import { listCommitEntries, type ArchiveItem } from '../archive/commit-entries.ts';
-import { readCommitInfo } from '../snapshot/repo.ts';
-import { readGitObject } from '../archive/read-git-object.ts';
+import { readCommit } from '../git/commit.ts';
+import { readObject } from '../git/read-object.ts';
 import { ProxsaveError } from '../core/errors.ts';
-import { resolveRev } from '../snapshot/resolve-rev.ts';
+import { resolveRev } from '../git/rev.ts';
 import { encodeName } from '../util/name-bytes.ts';
 import type { RestoreEntry } from './entry.ts';
 import { tarEntries } from './tar-entries.ts';
@@ -57,7 +57,7 @@ export interface CommitSource {
  * restore entries: when commit-entries.ts gains hard links or byte names,
  * they are mapped here (and the extractor already handles both).
  */
-async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<RestoreEntry> {
+async function toEntry(item: ArchiveItem, dir: string): Promise<RestoreEntry> {
   const kind: string = item.kind;
   if (kind !== 'file' && kind !== 'directory' && kind !== 'symlink') throw new ProxsaveError('REPOSITORY', `${item.path}: restore does not know snapshot entries of kind ${kind}`);
   // Paths are surrogate-escaped strings (src/util/name-bytes.ts): back to the exact bytes.
@@ -66,7 +66,7 @@ async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<R
   if (item.kind === 'directory') return { type: 'dir', ...base, size: 0 };
   if (item.link !== undefined) return { type: 'hardlink', ...base, size: 0, link: Buffer.from(encodeName(item.link)) };
   const blob = async (): Promise<Buffer> => {
-    const obj = await readGitObject({ dir, oid: item.oid!, cache });
+    const obj = await readObject(dir, item.oid!);
     if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
     return obj.content;
   };
@@ -84,16 +84,15 @@ async function toEntry(item: ArchiveItem, dir: string, cache: object): Promise<R
 
 /** A snapshot commit as entries; symlink targets are read from their blobs. */
 export async function commitSource({ repoDir, rev }: { repoDir: string; rev: string }): Promise<CommitSource> {
-  const cache = {};
-  const oid = await resolveRev({ dir: repoDir, rev, cache });
-  const info = await readCommitInfo({ dir: repoDir, oid });
-  const items = await listCommitEntries({ dir: repoDir, tree: info.tree, cache });
+  const oid = await resolveRev({ dir: repoDir, rev });
+  const info = await readCommit({ dir: repoDir, oid });
+  const items = await listCommitEntries({ dir: repoDir, tree: info.tree });
   return {
     oid,
     time: info.timestamp,
     trailers: info.trailers,
     entries: async function* () {
-      for (const item of items) yield await toEntry(item, repoDir, cache);
+      for (const item of items) yield await toEntry(item, repoDir);
     },
   };
 }

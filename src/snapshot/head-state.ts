@@ -3,9 +3,11 @@
 // from copies kept beside the cache, checked against their blob ids.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashObject } from './objects.ts';
-import { METADATA_PATH, comparePaths, parseMetadata, quotePath, unquotePath, type MetaEntry } from './read-metadata.ts';
-import { readBlob, readCommitInfo, readTreeFlat } from './repo.ts';
+import { hashObject } from '../git/objects.ts';
+import { METADATA_PATH, parseMetadata, quotePath, unquotePath, type MetaEntry } from './read-metadata.ts';
+import { comparePaths } from '../git/path-order.ts';
+import { readBlob, readTreeFlat } from '../git/tree.ts';
+import { readCommit } from '../git/commit.ts';
 import { loadStateCache, saveStateCache, type CachedFile, type StateCache } from './state-cache.ts';
 
 export const SECRETS_PATH = '.proxsave/secrets';
@@ -61,7 +63,7 @@ export async function loadState(dir: string, head: string | undefined): Promise<
   if (!cache || cache.head !== head) {
     const files = new Map<string, CachedFile>();
     if (head) {
-      const info = await readCommitInfo({ dir, oid: head });
+      const info = await readCommit({ dir, oid: head });
       for (const [path, f] of await readTreeFlat({ dir, tree: info.tree })) files.set(path, { ...f, statKey: '', task: '' });
     }
     cache = { head, files };

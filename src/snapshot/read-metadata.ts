@@ -3,7 +3,8 @@
 // it with these functions and the exporter parses it, so both sides share one
 // definition of the format.
 import { ProxsaveError } from '../core/errors.ts';
-import { decodeName, encodeName, hasRawBytes } from '../util/name-bytes.ts';
+import { comparePaths } from '../git/path-order.ts';
+import { decodeName, encodeName } from '../util/name-bytes.ts';
 
 export const METADATA_HEADER = '# proxsave metadata v1';
 export const METADATA_PATH = '.proxsave/metadata';
@@ -130,26 +131,6 @@ export function formatMetadataLine(entry: MetaEntry): string {
   const m = mode.toString(8).padStart(4, '0');
   if (entry.link !== undefined) return `h ${m} ${uid} ${gid} ${owner} ${group} ${quotePath(path)}\t${quotePath(entry.link)}`;
   return `${type} ${m} ${uid} ${gid} ${owner} ${group} ${quotePath(path)}`;
-}
-
-/** Byte order of the UTF-8 encoding, as git and `LC_ALL=C sort` order paths. */
-export function comparePaths(a: string, b: string): number {
-  // Without encoding: UTF-8 byte order is code point order, and UTF-16 code
-  // units only disagree with it where a surrogate (a code point above U+FFFF)
-  // meets U+E000–U+FFFF. Sorting 100k paths this way allocates nothing.
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    const sx = x >= 0xd800 && x <= 0xdfff;
-    const sy = y >= 0xd800 && y <= 0xdfff;
-    // A lone surrogate is a raw name byte (util/name-bytes): compare bytes.
-    if ((sx || sy) && (hasRawBytes(a) || hasRawBytes(b))) return Buffer.compare(encodeName(a), encodeName(b));
-    if (sx !== sy) return sx ? 1 : -1;
-    return x - y;
-  }
-  return a.length - b.length;
 }
 
 /** The whole file: header, entries sorted by path (byte order), final newline. */

@@ -4,7 +4,7 @@
 // trusted only for the HEAD it was written for.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GitMode, TreeFile } from './objects.ts';
+import type { GitMode, TreeFile } from '../git/objects.ts';
 
 export interface CachedFile extends TreeFile {
   /** size:mtimeMs:ctimeMs:ino:dev of the host source, '' for generated content. */

@@ -6,11 +6,15 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ProxsaveError, errnoCode } from '../core/errors.ts';
 import type { Entry, TaskPlan } from '../modules/types.ts';
-import { buildTrees, dirtyDirs, formatCommit, hashObject, type GitMode, type TreeFile, type TreeReuse } from './objects.ts';
-import { PackWriter } from './pack-writer.ts';
-import { comparePaths, formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
-import { ensureRepo, isRepo, readCommitInfo, readHead, readTreeItems, updateHead } from './repo.ts';
-import { writeIndex } from './index-file.ts';
+import { buildTrees, dirtyDirs, hashObject, type GitMode, type TreeFile, type TreeReuse } from '../git/objects.ts';
+import { formatCommit } from '../git/commit.ts';
+import { PackWriter } from '../git/pack-writer.ts';
+import { formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
+import { comparePaths } from '../git/path-order.ts';
+import { ensureRepo, isRepo, readHead, updateHead } from '../git/refs.ts';
+import { readCommit } from '../git/commit.ts';
+import { readTreeItems } from '../git/tree.ts';
+import { writeIndex } from '../git/index-file.ts';
 import { commitMessage } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
 import { saveStateCache, type CachedFile } from './state-cache.ts';
@@ -365,7 +369,7 @@ async function headTreeReuse(dir: string, head: string, dirty: Set<string>): Pro
       else trees.set(p, e.oid);
     }
   };
-  await walk((await readCommitInfo({ dir, oid: head })).tree, '');
+  await walk((await readCommit({ dir, oid: head })).tree, '');
   return { dirty, trees };
 }
 

@@ -5,9 +5,11 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rea
 import { open as openAsync, rm as rmAsync } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
-import { hashObject, type TreeFile } from './objects.ts';
-import { writeIndex } from './index-file.ts';
-import { readBlob, readCommitInfo, readHead, readTreeFlat } from './repo.ts';
+import { hashObject, type TreeFile } from '../git/objects.ts';
+import { writeIndex } from '../git/index-file.ts';
+import { readBlob, readTreeFlat } from '../git/tree.ts';
+import { readCommit } from '../git/commit.ts';
+import { readHead } from '../git/refs.ts';
 import { decodeName, fsPath, isLongPath, onPath } from '../util/name-bytes.ts';
 
 export const JOURNAL = join('.git', 'proxsave', 'journal');
@@ -174,7 +176,7 @@ export function removeLeftovers(dir: string, warnings: string[]): void {
 export async function recoverFromJournal(dir: string): Promise<void> {
   if (!existsSync(join(dir, JOURNAL))) return;
   const head = readHead({ dir });
-  const files = head ? await readTreeFlat({ dir, tree: (await readCommitInfo({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
+  const files = head ? await readTreeFlat({ dir, tree: (await readCommit({ dir, oid: head })).tree }) : new Map<string, TreeFile>();
   const present = new Set<string>();
   const walk = (rel: string) => {
     for (const d of onPath(join(dir, rel), (p) => readdirSync(p, { withFileTypes: true, encoding: 'buffer' }))) {

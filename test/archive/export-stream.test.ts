@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { exportSnapshot } from '../../src/app/export.ts';
 import { listCommitEntries } from '../../src/archive/commit-entries.ts';
-import { readCommitInfo } from '../../src/snapshot/repo.ts';
+import { readCommit } from '../../src/git/commit.ts';
 import { findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
 import { tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
@@ -30,11 +30,11 @@ function bigText(seed: number, bytes: number): Buffer {
 }
 
 async function tarBytes(dir: string, workTree?: false): Promise<Buffer> {
-  const info = await readCommitInfo({ dir, oid: sh('git', ['-C', dir, 'rev-parse', 'HEAD']).trim() });
-  const items = await listCommitEntries({ dir, tree: info.tree, cache: {} });
+  const info = await readCommit({ dir, oid: sh('git', ['-C', dir, 'rev-parse', 'HEAD']).trim() });
+  const items = await listCommitEntries({ dir, tree: info.tree });
   const written: WrittenEntry[] = [];
   const parts: Buffer[] = [];
-  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, cache: {}, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
+  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
   return Buffer.concat(parts);
 }
 

@@ -6,9 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildTrees, dirtyDirs, type TreeFile } from '../../src/snapshot/objects.ts';
-import { readCommitInfo, readTreeFlat } from '../../src/snapshot/repo.ts';
-import { writeIndex } from '../../src/snapshot/index-file.ts';
+import { buildTrees, dirtyDirs, type TreeFile } from '../../src/git/objects.ts';
+import { readCommit } from '../../src/git/commit.ts';
+import { readTreeFlat } from '../../src/git/tree.ts';
+import { writeIndex } from '../../src/git/index-file.ts';
 import { miniHost } from '../helpers/mini-host.ts';
 
 const git = (repo: string, ...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' });
@@ -71,7 +72,7 @@ test('snapshots after small changes: same tree ids as a full rebuild, git fsck -
     const r = await h.run('--json', 'snapshot');
     assert.equal(r.code, 0, r.stderr);
     assert.ok((JSON.parse(r.stdout) as { commit: string | null }).commit, 'committed');
-    const info = await readCommitInfo({ dir: h.repo, oid: git(h.repo, 'rev-parse', 'HEAD').trim() });
+    const info = await readCommit({ dir: h.repo, oid: git(h.repo, 'rev-parse', 'HEAD').trim() });
     const flat = await readTreeFlat({ dir: h.repo, tree: info.tree });
     assert.equal(buildTrees(flat).root, info.tree, 'incremental tree = full rebuild');
     git(h.repo, 'fsck', '--strict', '--no-progress');

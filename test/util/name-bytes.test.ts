@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { decodeName, displayName, encodeName, hasRawBytes } from '../../src/util/name-bytes.ts';
-import { comparePaths, formatMetadata, parseMetadata, parseMetadataLine, quotePath, unquotePath, type MetaEntry } from '../../src/snapshot/read-metadata.ts';
+import { formatMetadata, parseMetadata, parseMetadataLine, quotePath, unquotePath, type MetaEntry } from '../../src/snapshot/read-metadata.ts';
+import { comparePaths } from '../../src/git/path-order.ts';
 import { formatSecrets, parseSecrets } from '../../src/snapshot/head-state.ts';
 
 const samples = (): Buffer[] => {

@@ -1,7 +1,7 @@
 // proxsave diff: drift between the live host and a snapshot, or two snapshots.
 import type { FileDiff } from '../../app/history.ts';
 import { snapshot } from '../../app/snapshot.ts';
-import { countLines } from '../../snapshot/patch.ts';
+import { countLines } from '../../util/patch.ts';
 import { EXIT } from '../exit-codes.ts';
 import { displayName } from '../../util/name-bytes.ts';
 import { type Command, contextOf, noExtraArgs, history } from '../command.ts';

@@ -13,8 +13,8 @@ export const showCmd: Command = {
     if (c.args.length === 0) throw new ProxsaveError('USAGE', 'show: which revision? (e.g. HEAD)');
     const dir = c.loadConfig().config.SNAPSHOT_PATH;
     const { requireRepo, fileAt, diffRevisions } = await history();
-    const { resolveRev } = await import('../../snapshot/resolve-rev.ts');
-    const { readCommitInfo } = await import('../../snapshot/repo.ts');
+    const { resolveRev } = await import('../../git/rev.ts');
+    const { readCommit } = await import('../../git/commit.ts');
     requireRepo(dir);
     const showSecrets = c.values['show-secrets'] === true;
     if (c.args[1]) {
@@ -25,7 +25,7 @@ export const showCmd: Command = {
       return EXIT.OK;
     }
     const oid = await resolveRev({ dir, rev: c.args[0]! });
-    const info = await readCommitInfo({ dir, oid });
+    const info = await readCommit({ dir, oid });
     const files = info.parents[0] ? await diffRevisions({ dir, from: info.parents[0], to: oid }) : await diffRevisions({ dir, from: oid, to: oid });
     if (c.out.json) {
       c.out.emit({ commit: oid, parents: info.parents, date: new Date(info.timestamp * 1000).toISOString(), message: info.message, files: files.map((f) => ({ path: f.path, status: f.status })) });

@@ -2,7 +2,7 @@
 // without going through isomorphic-git's per-object writes, which are the
 // slow part of a first snapshot (ARCHITECTURE §10).
 import { createHash } from 'node:crypto';
-import { comparePaths } from './read-metadata.ts';
+import { comparePaths } from './path-order.ts';
 import { encodeName } from '../util/name-bytes.ts';
 
 export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
@@ -99,17 +99,4 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReu
   };
   const root = write(top, '');
   return { root, trees };
-}
-
-export interface CommitFields {
-  tree: string;
-  parents: string[];
-  author: { name: string; email: string; timestamp: number };
-  message: string;
-}
-
-export function formatCommit({ tree, parents, author, message }: CommitFields): Buffer {
-  const who = `${author.name} <${author.email}> ${author.timestamp} +0000`;
-  const lines = [`tree ${tree}`, ...parents.map((p) => `parent ${p}`), `author ${who}`, `committer ${who}`, '', message.endsWith('\n') ? message : message + '\n'];
-  return Buffer.from(lines.join('\n'));
 }

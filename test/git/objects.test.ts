@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PackWriter } from '../../src/snapshot/pack-writer.ts';
-import { ObjectReader } from '../../src/snapshot/object-reader.ts';
-import { buildTrees, formatCommit, hashObject } from '../../src/snapshot/objects.ts';
+import { PackWriter } from '../../src/git/pack-writer.ts';
+import { ObjectReader } from '../../src/git/object-reader.ts';
+import { buildTrees, hashObject } from '../../src/git/objects.ts';
+import { formatCommit } from '../../src/git/commit.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { git, fsck } from '../helpers/git.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolveRev } from '../../src/snapshot/resolve-rev.ts';
+import { resolveRev } from '../../src/git/rev.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
-import { commitSnapshot, meta, sh, tmpDir } from './helpers.ts';
+import { commitSnapshot, meta, sh, tmpDir } from '../archive/helpers.ts';
 
 const notFound = (re: RegExp) => (err: unknown) => isProxsaveError(err) && err.code === 'NOT_FOUND' && re.test(err.message);
 

@@ -1,7 +1,7 @@
 // Unified diffs of snapshot content for `diff`, `show` and `snapshot --diff`.
 // Secret paths never show their content unless the caller asks for it.
-import { formatBytes } from '../util/size.ts';
-import { displayName } from '../util/name-bytes.ts';
+import { formatBytes } from './size.ts';
+import { displayName } from './name-bytes.ts';
 
 export interface PatchInput {
   path: string;

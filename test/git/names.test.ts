@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/cli.ts';
-import { PackWriter } from '../../src/snapshot/pack-writer.ts';
-import { refusedName, type NameKind } from '../../src/snapshot/git-names.ts';
+import { PackWriter } from '../../src/git/pack-writer.ts';
+import { refusedName, type NameKind } from '../../src/git/names.ts';
 import { decodeName, encodeName } from '../../src/util/name-bytes.ts';
 
 const oidOf = (type: string, content: Buffer) => createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');

@@ -5,13 +5,56 @@ import { closeSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, wr
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
-import { comparePaths } from './read-metadata.ts';
+import { comparePaths } from './path-order.ts';
 import { decodeName, encodeName, onPath } from '../util/name-bytes.ts';
 
+/** One entry of a .git/index, as offsets into the file's bytes (no copy). */
+export interface IndexEntry {
+  /** Where the entry starts: ctime at +0, mtime +8, ino +20, mode +24, size +36, blob id +40, flags +60. */
+  off: number;
+  nameStart: number;
+  nameEnd: number;
+  /** Where the next entry starts. */
+  end: number;
+  flags: number;
+  /** The extended flags of a version 3 entry (skip-worktree 0x4000), else 0. */
+  extFlags: number;
+}
+
 /**
- * The entries of the current .git/index (version 2, as written here) by
- * path, for paths not in `changed` whose blob and mode are still `files`'s:
- * their working tree files were not rewritten, so their stat data still holds.
+ * Calls `visit` for each entry of index bytes `b` (versions 2 and 3; v4
+ * compresses names and is not parsed); returns the version, or undefined
+ * for bytes that are not such an index or are cut short. Entries are visited
+ * as they are read, so on undefined the caller drops what it was given: an
+ * index proxsave cannot read proves nothing.
+ */
+export function walkIndex(b: Buffer, visit: (e: IndexEntry) => void): 2 | 3 | undefined {
+  if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC') return undefined;
+  const version = b.readUInt32BE(4);
+  if (version !== 2 && version !== 3) return undefined;
+  const n = b.readUInt32BE(8);
+  let off = 12;
+  for (let i = 0; i < n; i++) {
+    if (off + 62 > b.length) return undefined;
+    const flags = b.readUInt16BE(off + 60);
+    const extended = version === 3 && (flags & 0x4000) !== 0;
+    const nameStart = off + 62 + (extended ? 2 : 0);
+    let nameLen = flags & 0xfff;
+    if (nameLen === 0xfff) nameLen = b.indexOf(0, nameStart) - nameStart;
+    if (nameLen < 0) return undefined;
+    const end = off + Math.ceil((nameStart - off + nameLen + 1) / 8) * 8;
+    if (end > b.length) return undefined;
+    visit({ off, nameStart, nameEnd: nameStart + nameLen, end, flags, extFlags: extended ? b.readUInt16BE(off + 62) : 0 });
+    off = end;
+  }
+  return version;
+}
+
+/**
+ * The entries of the current .git/index by path, for paths not in `changed`
+ * whose blob and mode are still `files`'s: their working tree files were not
+ * rewritten, so their stat data still holds. Only version 2 entries (as
+ * written here) are copied as they are.
  */
 function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, changed: ReadonlySet<string>): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -21,25 +64,15 @@ function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, chan
   } catch {
     return out;
   }
-  if (b.length < 12 || b.toString('latin1', 0, 4) !== 'DIRC' || b.readUInt32BE(4) !== 2) return out;
-  const n = b.readUInt32BE(8);
-  let off = 12;
-  for (let i = 0; i < n; i++) {
-    if (off + 62 > b.length) return new Map();
-    const flags = b.readUInt16BE(off + 60);
-    let nameLen = flags & 0xfff;
-    if (nameLen === 0xfff) nameLen = b.indexOf(0, off + 62) - off - 62;
-    if (nameLen < 0) return new Map();
-    const end = off + Math.ceil((62 + nameLen + 1) / 8) * 8;
-    if (end > b.length) return new Map();
-    const path = decodeName(b.subarray(off + 62, off + 62 + nameLen));
+  if (b.length < 8 || b.readUInt32BE(4) !== 2) return out;
+  const version = walkIndex(b, (e) => {
+    const path = decodeName(b.subarray(e.nameStart, e.nameEnd));
     const f = files.get(path);
-    if (f && !changed.has(path) && (flags & 0xf000) === 0 && b.readUInt32BE(off + 24) === parseInt(f.mode, 8) && b.toString('hex', off + 40, off + 60) === f.oid) {
-      out.set(path, b.subarray(off, end));
+    if (f && !changed.has(path) && (e.flags & 0xf000) === 0 && b.readUInt32BE(e.off + 24) === parseInt(f.mode, 8) && b.toString('hex', e.off + 40, e.off + 60) === f.oid) {
+      out.set(path, b.subarray(e.off, e.end));
     }
-    off = end;
-  }
-  return out;
+  });
+  return version === undefined ? new Map() : out;
 }
 
 /**

@@ -1,0 +1,120 @@
+// Tree objects: parsing (names keep their bytes, see util/name-bytes),
+// walking, path lookup and the difference between two trees.
+import { ProxsaveError } from '../core/errors.ts';
+import type { GitMode, TreeFile } from './objects.ts';
+import { readObject } from './read-object.ts';
+import { decodeName } from '../util/name-bytes.ts';
+
+export interface TreeItem {
+  /** The entry name in name-bytes string form (util/name-bytes). */
+  path: string;
+  mode: string;
+  oid: string;
+  type: 'tree' | 'blob' | 'commit';
+}
+
+/** Parses a tree object; names keep their exact bytes (decodeName). */
+export function parseTree(b: Buffer, oid = ''): TreeItem[] {
+  const out: TreeItem[] = [];
+  let p = 0;
+  while (p < b.length) {
+    const sp = b.indexOf(0x20, p);
+    const nul = sp === -1 ? -1 : b.indexOf(0, sp);
+    if (sp === -1 || nul === -1 || nul + 21 > b.length) throw new ProxsaveError('REPOSITORY', `git tree ${oid} is malformed`, { hint: 'run git fsck in the snapshot repository' });
+    const mode = b.toString('latin1', p, sp).padStart(6, '0');
+    out.push({ mode, path: decodeName(b.subarray(sp + 1, nul)), oid: b.toString('hex', nul + 1, nul + 21), type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
+    p = nul + 21;
+  }
+  return out;
+}
+
+/** One tree's entries, read and parsed by proxsave itself (never isomorphic-git's name-checking readTree). */
+export async function readTreeItems(dir: string, oid: string): Promise<TreeItem[]> {
+  const o = await readObject(dir, oid);
+  if (o.type !== 'tree') throw new ProxsaveError('REPOSITORY', `git object ${oid} is a ${o.type}, not a tree`);
+  return parseTree(o.content, oid);
+}
+
+export async function readBlob({ dir, oid }: { dir: string; oid: string }): Promise<Buffer> {
+  return (await readObject(dir, oid)).content;
+}
+
+/** The blob at `path` in a tree, walking only the trees on the way; undefined when absent. */
+export async function readPath({ dir, tree, path }: { dir: string; tree: string; path: string }): Promise<{ oid: string; content: Buffer } | undefined> {
+  const parts = path.split('/').filter((p) => p !== '');
+  let oid = tree;
+  for (let i = 0; i < parts.length; i++) {
+    const item = (await readTreeItems(dir, oid)).find((e) => e.path === parts[i]);
+    if (!item || (i < parts.length - 1 ? item.type !== 'tree' : item.type !== 'blob')) return undefined;
+    oid = item.oid;
+  }
+  return parts.length === 0 ? undefined : { oid, content: await readBlob({ dir, oid }) };
+}
+
+/** Every file of a tree as path → {oid, mode}. */
+export async function readTreeFlat({ dir, tree }: { dir: string; tree: string }): Promise<Map<string, TreeFile>> {
+  const out = new Map<string, TreeFile>();
+  const walk = async (oid: string, prefix: string) => {
+    const entries = await readTreeItems(dir, oid);
+    for (const e of entries) {
+      const p = prefix + e.path;
+      if (e.type === 'tree') await walk(e.oid, p + '/');
+      else if (e.type === 'blob') out.set(p, { oid: e.oid, mode: e.mode.replace(/^0+/, '') as GitMode });
+    }
+  };
+  await walk(tree, '');
+  return out;
+}
+
+export type ChangeStatus = 'added' | 'modified' | 'deleted';
+export interface TreeChange {
+  path: string;
+  status: ChangeStatus;
+  oldOid?: string;
+  newOid?: string;
+  oldMode?: string;
+  newMode?: string;
+}
+
+/**
+ * Differences between two trees, descending only into subtrees whose ids
+ * differ, so the cost follows the change, not the size of the tree.
+ */
+export async function diffTrees({ dir, a, b }: { dir: string; a: string | undefined; b: string | undefined }): Promise<TreeChange[]> {
+  const out: TreeChange[] = [];
+  const read = async (oid: string | undefined) => (oid ? await readTreeItems(dir, oid) : []);
+  const all = async (oid: string, prefix: string, status: 'added' | 'deleted') => {
+    for (const e of await read(oid)) {
+      if (e.type === 'tree') await all(e.oid, `${prefix}${e.path}/`, status);
+      else out.push(status === 'added' ? { path: prefix + e.path, status, newOid: e.oid, newMode: e.mode } : { path: prefix + e.path, status, oldOid: e.oid, oldMode: e.mode });
+    }
+  };
+  const walk = async (ta: string | undefined, tb: string | undefined, prefix: string) => {
+    if (ta === tb) return;
+    const ea = new Map((await read(ta)).map((e) => [e.path, e]));
+    const eb = new Map((await read(tb)).map((e) => [e.path, e]));
+    const names = [...new Set([...ea.keys(), ...eb.keys()])].sort();
+    for (const name of names) {
+      const x = ea.get(name);
+      const y = eb.get(name);
+      const p = prefix + name;
+      if (x && y && x.oid === y.oid && x.mode === y.mode) continue;
+      const xTree = x?.type === 'tree';
+      const yTree = y?.type === 'tree';
+      if (xTree && yTree) await walk(x!.oid, y!.oid, p + '/');
+      else {
+        if (x) {
+          if (xTree) await all(x.oid, p + '/', 'deleted');
+          else if (!y || yTree) out.push({ path: p, status: 'deleted', oldOid: x.oid, oldMode: x.mode });
+        }
+        if (y) {
+          if (yTree) await all(y.oid, p + '/', 'added');
+          else if (!x || xTree) out.push({ path: p, status: 'added', newOid: y.oid, newMode: y.mode });
+          else out.push({ path: p, status: 'modified', oldOid: x.oid, newOid: y.oid, oldMode: x.mode, newMode: y.mode });
+        }
+      }
+    }
+  };
+  await walk(a, b, '');
+  return out.sort((m, n) => (m.path < n.path ? -1 : m.path > n.path ? 1 : 0));
+}
