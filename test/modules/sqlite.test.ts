@@ -31,12 +31,12 @@ test('consistent online copies of a WAL database under concurrent writes', async
   mkdirSync(dir, { recursive: true });
   const dbPath = join(dir, 'config.db');
   // The writer inserts pairs of rows in one transaction, as fast as it can.
-  const { child, done, batches } = startBusyWriter(dbPath, 4000);
+  const { child, started, stop, batches } = startBusyWriter(dbPath, 4000);
   const root = new HostRoot(d.path);
   const accounts = loadAccounts(root);
   let copies = 0;
-  await new Promise((r) => setTimeout(r, 300));
-  while (child.exitCode === null && copies < 20) {
+  await started;
+  while (child.exitCode === null && copies < 6) {
     const plan = await planSqlite({ task, root, accounts, defaultTimeout: 30 });
     assert.equal(plan.status, 'planned', plan.reason);
     const content = plan.entries[0]!.content!;
@@ -49,7 +49,7 @@ test('consistent online copies of a WAL database under concurrent writes', async
     c.close();
     copies++;
   }
-  await done;
+  await stop();
   assert.ok(copies >= 2, `made ${copies} copies while the writer ran`);
   assert.ok(batches() > 0);
 });
