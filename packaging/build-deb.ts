@@ -5,7 +5,7 @@
 //   node --import tsx packaging/build-deb.ts [--out DIR]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -15,7 +15,12 @@ import { renderTemplate } from '../scripts/gen-config-template.ts';
 import { renderCompletion } from './gen-completion.ts';
 import { renderMan } from './gen-man.ts';
 
-const PROJECT = resolve(import.meta.dirname, '..');
+/** The project: the nearest directory above with package.json and tasks/ (packaging/ from source, build/test/packaging/ when the tests run compiled). */
+const PROJECT = ((from: string) => {
+  let d = from;
+  while (!(existsSync(join(d, 'package.json')) && existsSync(join(d, 'tasks'))) && dirname(d) !== d) d = dirname(d);
+  return d;
+})(resolve(import.meta.dirname, '..'));
 const NATIVE = ['better-sqlite3', 'zstd-napi', 'lzma-native'];
 
 export interface BuildDebOptions {

@@ -255,10 +255,12 @@ test('a killed export leaves nothing under the final name; the next export succe
   }
   commitSnapshot({ repo: big, files: bigFiles, meta: [] });
   const out = tmpDir();
-  const script = path.join(tmpDir(), 'export-child.mts');
-  const exportUrl = new URL('../../src/app/export.ts', import.meta.url).href;
+  // The exporter as this test runs: from source under tsx, or compiled beside it (build/test/).
+  const compiled = import.meta.url.endsWith('.js');
+  const script = path.join(tmpDir(), `export-child.${compiled ? 'mjs' : 'mts'}`);
+  const exportUrl = new URL(`../../src/app/export.${compiled ? 'js' : 'ts'}`, import.meta.url).href;
   fs.writeFileSync(script, `import { exportSnapshot } from ${JSON.stringify(exportUrl)};\nawait exportSnapshot({ repoDir: ${JSON.stringify(big)}, outDir: ${JSON.stringify(out)}, compression: { type: 'xz', level: '6', mode: 'standard', threads: 1, engine: 'library' } });\nconsole.log('done');\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));

@@ -2,12 +2,14 @@
 // separate process (`spawn: true`) where a test needs one: kill, signals, the
 // lock held by another pid, a closed pipe.
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
+
+import { PROJECT } from './project.ts';
 
 export { tempDir } from './temp-dir.ts';
 
-export const PROJECT = resolve(import.meta.dirname, '..', '..');
+export { PROJECT };
 export const ENTRY = join(PROJECT, 'src', 'cli', 'index.ts');
 /**
  * How a test starts the CLI as a process: the built program when `make test`

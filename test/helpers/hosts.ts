@@ -13,10 +13,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, cp, lchown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT } from './project.ts';
 import { tempDir, type TempDir } from './temp-dir.ts';
 
-export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+export const FIXTURES_DIR = join(PROJECT, 'test', 'fixtures');
 export const HOSTS_DIR = join(FIXTURES_DIR, 'hosts');
 /** Stubs that misbehave on purpose: slow, hang, fail, garbage, bigout. */
 export const MISBEHAVING_BIN = join(FIXTURES_DIR, 'stubs', 'misbehaving');

@@ -5,7 +5,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symli
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { miniHost } from '../helpers/mini-host.ts';
-import { CLI_ARGV } from '../helpers/cli.ts';
+import { CLI_ARGV, PROJECT } from '../helpers/cli.ts';
 import { commitCount, fsck, git } from '../helpers/git.ts';
 
 const json = (s: string) => JSON.parse(s) as { commit: string | null; recap: { ok: number; changed: number; skipped: number; failed: number }; tasks: { name: string; status: string; reason?: string }[] };
@@ -242,7 +242,7 @@ test('an unreadable file fails its task (exit 1), keeps its previous version, an
     execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...CLI_ARGV, '-c', h.config, ...args], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH!, SOURCE_DATE_EPOCH: '1700000000', HOME: '/nonexistent' },
-      cwd: join(import.meta.dirname, '../..'),
+      cwd: PROJECT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   asNobody('snapshot');

@@ -10,7 +10,7 @@ export function proxsaveBin(env: NodeJS.ProcessEnv): string {
   if (env.PROXSAVE_BIN) return env.PROXSAVE_BIN;
   if (existsSync('/usr/bin/proxsave')) return '/usr/bin/proxsave';
   let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 6; i++) {
     if (existsSync(join(d, 'bin', 'proxsave'))) return realpathSync(join(d, 'bin', 'proxsave'));
     d = dirname(d);
   }
