@@ -85,6 +85,7 @@ export interface ReadError {
 
 /** What the caller gathered while streaming the entries through compareEntry. */
 export interface Scanned {
+  /** One file per entry that was read (every entry but the ReadErrors), in entry order. */
   files: ReadonlyMap<string, CachedFile>;
   changes: readonly Change[];
   readErrors: readonly ReadError[];
@@ -191,8 +192,8 @@ export function compareEntry(prep: Prepared, e: Entry, id: EntryId): { file: Cac
 export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
   const { head, dirs, links, ranTasks } = prep;
   const unreadable = new Set(scanned.readErrors.map((r) => r.path));
-  const present = prep.entries.filter((e) => !unreadable.has(e.path));
-  const presentPaths = new Set(present.map((e) => e.path));
+  // The entries that were read: exactly the paths scanned.files holds.
+  const present = scanned.files;
   const kept = new Set(prep.kept);
   for (const path of unreadable) if (head.files.has(path)) kept.add(path);
   if (ranTasks)
@@ -218,20 +219,21 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
   const metaText = structural ? Buffer.from(formatMetadata(metaEntries())) : head.metaText!;
   function metaEntries(): MetaEntry[] {
     const meta: MetaEntry[] = [];
-    for (const e of present) {
+    for (const e of prep.entries) {
+      if (unreadable.has(e.path)) continue;
       const link = links.get(e.path);
       // A link whose first path could not be read is an ordinary entry.
-      meta.push(toMeta(e, link !== undefined && presentPaths.has(link) ? link : undefined));
+      meta.push(toMeta(e, link !== undefined && present.has(link) ? link : undefined));
     }
     for (const d of dirs.values()) meta.push(toMeta(d, undefined));
     for (const path of kept) {
       const m = head.meta.get(path);
-      if (m && !presentPaths.has(path)) meta.push(m);
+      if (m && !present.has(path)) meta.push(m);
     }
     if (ranTasks) for (const [path, m] of head.meta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
     return meta;
   }
-  const secretPaths = present.filter((e) => e.secret).map((e) => e.path);
+  const secretPaths = prep.entries.filter((e) => e.secret && !unreadable.has(e.path)).map((e) => e.path);
   for (const path of kept) if (head.secrets.has(path)) secretPaths.push(path);
   const secretsText = Buffer.from(formatSecrets(secretPaths));
   const ownFiles: SnapshotDiff['ownFiles'] = [];
@@ -254,7 +256,7 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
     readErrors: scanned.readErrors,
     volatileOnly: changes.length > 0 && !commitWorthy,
     shouldCommit: commitWorthy && !prep.refusedDeletion,
-    files: present.length,
+    files: present.size,
     warnings: prep.warnings,
     deleted: changes.filter((c) => c.status === 'deleted' && !c.path.endsWith('/')).length,
     tracked: prep.tracked,
