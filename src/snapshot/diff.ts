@@ -85,8 +85,13 @@ export interface ReadError {
 
 /** What the caller gathered while streaming the entries through compareEntry. */
 export interface Scanned {
-  /** One file per entry that was read (every entry but the ReadErrors), in entry order. */
-  files: ReadonlyMap<string, CachedFile>;
+  /**
+   * One file per entry that was read (every entry but the ReadErrors), in
+   * entry order. finishDiff completes this map into the next state rather
+   * than copying it (tens of thousands of paths): it is the scan's
+   * accumulator, handed over.
+   */
+  files: Map<string, CachedFile>;
   changes: readonly Change[];
   readErrors: readonly ReadError[];
 }
@@ -192,13 +197,13 @@ export function compareEntry(prep: Prepared, e: Entry, id: EntryId): { file: Cac
 export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
   const { head, dirs, links, ranTasks } = prep;
   const unreadable = new Set(scanned.readErrors.map((r) => r.path));
-  // The entries that were read: exactly the paths scanned.files holds.
-  const present = scanned.files;
+  const next = scanned.files;
+  const files = next.size;
   const kept = new Set(prep.kept);
   for (const path of unreadable) if (head.files.has(path)) kept.add(path);
   if (ranTasks)
-    for (const [path, f] of head.files) if (!scanned.files.has(path) && !own(path) && !ranTasks.has(f.task)) kept.add(path);
-  const next = new Map(scanned.files);
+    for (const [path, f] of head.files) if (!next.has(path) && !own(path) && !ranTasks.has(f.task)) kept.add(path);
+  // Kept paths are never entries that were read: `next` grows by them only.
   for (const path of kept) next.set(path, head.files.get(path)!);
 
   const changes = [...scanned.changes];
@@ -223,12 +228,12 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
       if (unreadable.has(e.path)) continue;
       const link = links.get(e.path);
       // A link whose first path could not be read is an ordinary entry.
-      meta.push(toMeta(e, link !== undefined && present.has(link) ? link : undefined));
+      meta.push(toMeta(e, link !== undefined && !unreadable.has(link) ? link : undefined));
     }
     for (const d of dirs.values()) meta.push(toMeta(d, undefined));
     for (const path of kept) {
       const m = head.meta.get(path);
-      if (m && !present.has(path)) meta.push(m);
+      if (m) meta.push(m);
     }
     if (ranTasks) for (const [path, m] of head.meta) if (m.type === 'd' && !dirs.has(path)) meta.push(m);
     return meta;
@@ -256,7 +261,7 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
     readErrors: scanned.readErrors,
     volatileOnly: changes.length > 0 && !commitWorthy,
     shouldCommit: commitWorthy && !prep.refusedDeletion,
-    files: present.size,
+    files,
     warnings: prep.warnings,
     deleted: changes.filter((c) => c.status === 'deleted' && !c.path.endsWith('/')).length,
     tracked: prep.tracked,

@@ -19,7 +19,7 @@ import { commitMessage, type CommitInfoInput } from './commit-message.ts';
 import { JOURNAL, WorkTreeWriter, recoverFromJournal, removeLeftovers, removeWorkTree } from './work-tree.ts';
 import { saveStateCache, type CachedFile } from './state-cache.ts';
 import { loadMetadata, loadState, saveCache, saveHeadText, type LoadedState } from './head-state.ts';
-import { finishDiff, prepareDiff, type DiffOptions, type HeadState, type SnapshotDiff } from './diff.ts';
+import { finishDiff, prepareDiff, type DiffOptions, type HeadState, type Prepared, type SnapshotDiff } from './diff.ts';
 import { scan, type NewContent, type ScanOptions } from './scan.ts';
 
 export interface SnapshotResult extends SnapshotDiff {
@@ -52,8 +52,13 @@ const headState = (state: LoadedState): HeadState => ({ files: state.files, meta
 export async function checkSnapshot({ dir, plans, ranTasks, maxDeletePercent, keepContent, onProgress }: CheckSnapshotOptions): Promise<SnapshotResult> {
   const head = isRepo(dir) ? readHead({ dir }) : undefined;
   const prep = prepareDiff(plans, headState(await loadState(dir, head)), { ranTasks, maxDeletePercent });
-  const scanned = await scan(prep, { keepContent, onProgress });
-  return { ...finishDiff(prep, scanned), commit: undefined, parent: head, bytesRead: scanned.bytesRead, filesRead: scanned.filesRead };
+  return { ...(await diffOf(prep, { keepContent, onProgress })), commit: undefined, parent: head };
+}
+
+/** Scan and finish; the scan's own map of files is garbage once the next state is built. */
+async function diffOf(prep: Prepared, opts: ScanOptions): Promise<SnapshotDiff & { bytesRead: number; filesRead: number }> {
+  const scanned = await scan(prep, opts);
+  return { ...finishDiff(prep, scanned), bytesRead: scanned.bytesRead, filesRead: scanned.filesRead };
 }
 
 export async function takeSnapshot({ dir, plans, keepContent, commit, ranTasks, locked = false, onProgress, maxDeletePercent }: TakeSnapshotOptions): Promise<SnapshotResult> {
@@ -68,17 +73,15 @@ export async function takeSnapshot({ dir, plans, keepContent, commit, ranTasks, 
   const applier = new Applier(dir);
   if (!prep.refusedDeletion) mkdirSync(join(dir, '.git', 'proxsave'), { recursive: true, mode: 0o700 });
 
-  let diff: SnapshotDiff;
-  let scanned: Awaited<ReturnType<typeof scan>>;
+  let diff: SnapshotDiff & { bytesRead: number; filesRead: number };
   try {
     // The shrink guard refused before anything is read: the diff alone.
-    scanned = await scan(prep, { keepContent, onProgress, ...(prep.refusedDeletion ? {} : { onContent: (c: NewContent) => applier.content(c) }) });
-    diff = finishDiff(prep, scanned);
+    diff = await diffOf(prep, { keepContent, onProgress, ...(prep.refusedDeletion ? {} : { onContent: (c: NewContent) => applier.content(c) }) });
   } catch (e) {
     // The journal stays: the next run puts the working tree back first.
     throw await applier.fail(e);
   }
-  const result: SnapshotResult = { ...diff, commit: undefined, parent: head, bytesRead: scanned.bytesRead, filesRead: scanned.filesRead, warnings: [...warnings, ...diff.warnings] };
+  const result: SnapshotResult = { ...diff, commit: undefined, parent: head, warnings: [...warnings, ...diff.warnings] };
   if (!diff.shouldCommit) {
     await applier.discard();
     if (!diff.refusedDeletion && state.rebuilt) {
