@@ -6,7 +6,7 @@ import { resolveRev } from '../git/rev.ts';
 import { diffTrees, readBlob, readPath, type TreeChange } from '../git/tree.ts';
 import { isRepo } from '../git/refs.ts';
 import { readCommit } from '../git/commit.ts';
-import { SECRETS_PATH } from '../snapshot/take-snapshot.ts';
+import { SECRETS_PATH } from '../snapshot/head-state.ts';
 import { parseSecrets } from '../snapshot/head-state.ts';
 
 export interface FileDiff {

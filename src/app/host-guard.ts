@@ -61,25 +61,22 @@ const under = (path: string, dir: string) => path === dir || path.startsWith(dir
 /**
  * Fails, as critical, every files task that would read a problem directory:
  * what it collected there would be an empty picture. Its previous content is
- * kept. Returns the names of the tasks failed this way.
+ * kept. Returns the plans (new ones for the tasks failed this way, the
+ * others as they were) and the names of the tasks failed this way.
  */
-export function failTasksUnder(plans: TaskPlan[], problems: MountProblem[]): string[] {
+export function failTasksUnder(plans: readonly TaskPlan[], problems: MountProblem[]): { plans: TaskPlan[]; failed: string[] } {
   const failed: string[] = [];
-  for (const p of plans) {
-    if (p.status === 'skipped' || p.task.module !== 'files') continue;
+  const out = plans.map((p): TaskPlan => {
+    if (p.status === 'skipped' || p.task.module !== 'files') return p;
     const paths = (p.task.def as FilesTask).files;
     const hit = problems.find((m) => paths.some((f) => under(f, m.dir)));
-    if (!hit) continue;
-    p.status = 'failed';
-    p.reason = hit.message;
-    p.errors.push(hit.message);
-    p.entries = [];
-    // Globs keep nothing by name: the whole directory keeps its previous content.
-    p.keep.push(hit.dir.slice(1) + '/');
-    for (const f of paths) p.keep.push(f.replace(/^\/+/, '').replace(/\/+$/, '') + '/', f.replace(/^\/+/, ''));
+    if (!hit) return p;
     failed.push(p.task.name);
-  }
-  return failed;
+    // Globs keep nothing by name: the whole directory keeps its previous content.
+    const keep = [...p.keep, hit.dir.slice(1) + '/', ...paths.flatMap((f) => [f.replace(/^\/+/, '').replace(/\/+$/, '') + '/', f.replace(/^\/+/, '')])];
+    return { ...p, status: 'failed', reason: hit.message, errors: [...p.errors, hit.message], entries: [], keep };
+  });
+  return { plans: out, failed };
 }
 
 /** The role recorded in a snapshot commit (its Proxsave-Role trailer). */

@@ -1,7 +1,10 @@
 // `proxsave snapshot`: plan every task, compare with the repository, commit
-// when a non-volatile path changed. A failed critical task means no commit.
+// when a non-volatile path changed. A failed critical task, a lost role or
+// --check means the diff alone (checkSnapshot): nothing is written.
 import type { TaskStatus } from '../modules/types.ts';
-import { takeSnapshot, type Change } from '../snapshot/take-snapshot.ts';
+import { checkSnapshot, takeSnapshot } from '../snapshot/take-snapshot.ts';
+import type { Change } from '../snapshot/diff.ts';
+import { taskVerdict } from '../snapshot/task-status.ts';
 import type { Context } from './context.ts';
 import { VERSION } from './context.ts';
 import { planTasks, type Selection } from './plan-tasks.ts';
@@ -63,10 +66,10 @@ export interface SnapshotOptions {
 }
 
 export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false, allowDeletions = false }: SnapshotOptions = {}): Promise<SnapshotReport> {
-  const { plans, partial } = await planTasks(ctx, selection, signal);
+  const { plans: planned, partial } = await planTasks(ctx, selection, signal);
   // pmxcfs not mounted (or a PBS config directory gone): the tasks reading
   // there fail as critical, whatever --allow-deletions says.
-  const unmounted = failTasksUnder(plans, mountProblems(ctx));
+  const { plans, failed: unmounted } = failTasksUnder(planned, mountProblems(ctx));
   const criticalFailures = plans.filter((p) => p.status === 'failed' && (unmounted.includes(p.task.name) || ('critical' in p.task.def && p.task.def.critical))).map((p) => p.task.name);
   const warnings = plans.flatMap((p) => p.warnings.map((w) => `${p.task.name}: ${w}`));
   const f = ctx.facts;
@@ -78,36 +81,41 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
     if (before && before !== 'unknown') roleLost = before;
   }
   const maxDeletePercent = allowDeletions ? undefined : ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;
-  const result = await takeSnapshot({
+  const run = plans.filter((p) => p.status !== 'skipped');
+  const options = {
     dir,
-    plans: plans.filter((p) => p.status !== 'skipped'),
-    // A failed critical task must not produce a commit: plan, report, write nothing.
-    check: check || criticalFailures.length > 0 || roleLost !== undefined,
+    plans: run,
     keepContent,
-    locked,
     ...(maxDeletePercent === undefined ? {} : { maxDeletePercent }),
-    ...(partial ? { ranTasks: new Set(plans.filter((p) => p.status !== 'skipped').map((p) => p.task.name)) } : {}),
-    commit: {
-      ...(message ? { message } : {}),
-      author: { name: 'proxsave', email: `proxsave@${f.fqdn ?? f.hostname}` },
-      timestamp: Math.floor(ctx.clock.now().getTime() / 1000),
-      trailers: {
-        'Proxsave-Host': f.hostname,
-        'Proxsave-Version': VERSION,
-        'Proxsave-Role': f.role,
-        'Proxsave-Cluster': String(f.clustered),
-        ...(f.pve_version ? { 'Proxsave-PVE-Version': f.pve_version } : {}),
-        ...(f.pbs_version ? { 'Proxsave-PBS-Version': f.pbs_version } : {}),
-      },
-    },
-    onProgress: (done, total) => ctx.reporter.progress('snapshot', done, total, 'items'),
-  });
+    ...(partial ? { ranTasks: new Set(run.map((p) => p.task.name)) } : {}),
+    onProgress: (done: number, total: number) => ctx.reporter.progress('snapshot', done, total, 'items'),
+  };
+  // A failed critical task must not produce a commit: plan, report, write nothing.
+  const result =
+    check || criticalFailures.length > 0 || roleLost !== undefined
+      ? await checkSnapshot(options)
+      : await takeSnapshot({
+          ...options,
+          locked,
+          commit: {
+            ...(message ? { message } : {}),
+            author: { name: 'proxsave', email: `proxsave@${f.fqdn ?? f.hostname}` },
+            timestamp: Math.floor(ctx.clock.now().getTime() / 1000),
+            trailers: {
+              'Proxsave-Host': f.hostname,
+              'Proxsave-Version': VERSION,
+              'Proxsave-Role': f.role,
+              'Proxsave-Cluster': String(f.clustered),
+              ...(f.pve_version ? { 'Proxsave-PVE-Version': f.pve_version } : {}),
+              ...(f.pbs_version ? { 'Proxsave-PBS-Version': f.pbs_version } : {}),
+            },
+          },
+        });
   warnings.push(...result.warnings);
   const tasks: TaskOutcome[] = plans.map((p) => {
     const critical = unmounted.includes(p.task.name) || ('critical' in p.task.def && p.task.def.critical === true);
-    // Errors found while reading (after planning) can fail a task late.
-    const status: TaskStatus = p.status === 'planned' ? (result.changedTasks.has(p.task.name) ? 'changed' : 'ok') : p.status;
-    return { name: p.task.name, status, ...(p.reason ? { reason: p.reason } : {}), critical, warnings: p.warnings, durationMs: Math.round(p.durationMs) };
+    const { status, reason } = taskVerdict(p, p.status === 'skipped' ? undefined : result);
+    return { name: p.task.name, status, ...(reason === undefined ? {} : { reason }), critical, warnings: p.warnings, durationMs: Math.round(p.durationMs) };
   });
   const recap: Recap = { ok: 0, changed: 0, skipped: 0, failed: 0 };
   for (const t of tasks) {

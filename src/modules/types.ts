@@ -26,13 +26,8 @@ export interface Entry extends Ownership {
   content?: Buffer;
   /** Symlink target (name-bytes string form), stored as the link's blob. */
   target?: string;
-  /** `dev:ino` of a host file or symlink with more than one link (files module). */
+  /** `dev:ino` of a host file or symlink with more than one link (files module); the snapshot links them (snapshot/diff.ts). */
   inode?: string;
-  /**
-   * Set by the snapshot stage: this entry is a hard link to `link`, the
-   * first collected path (byte order) of the same inode.
-   */
-  link?: string;
   volatile: boolean;
   secret: boolean;
   task: string;
@@ -42,7 +37,7 @@ export type TaskStatus = 'ok' | 'changed' | 'skipped' | 'failed';
 
 export interface TaskPlan {
   task: LoadedTask;
-  /** 'planned' until the snapshot stage decides between ok and changed. */
+  /** 'planned' when planning went well; snapshot/task-status.ts decides the task's final status. */
   status: 'planned' | 'skipped' | 'failed';
   reason?: string;
   entries: Entry[];

@@ -1,8 +1,15 @@
 // The commit message of a snapshot: a summary line, the changed paths, and
 // trailers that export and log read back (Proxsave-Host, -Version, …).
-import type { Change, CommitInfoInput } from './take-snapshot.ts';
+import type { Change } from './diff.ts';
 import { quotePath } from './read-metadata.ts';
 import { displayName } from '../util/name-bytes.ts';
+
+export interface CommitInfoInput {
+  message?: string;
+  author: { name: string; email: string };
+  timestamp: number;
+  trailers: Record<string, string>;
+}
 
 export function commitMessage(info: CommitInfoInput, changes: Change[], tasks: Set<string>): string {
   const files = changes.filter((c) => !c.path.endsWith('/'));
