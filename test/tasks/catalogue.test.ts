@@ -30,6 +30,7 @@ for (const name of HOST_NAMES) {
     for (const [k, v] of Object.entries(EXPECTED_FACTS[name])) assert.equal(facts.facts[k], v, `fact ${k}`);
 
     const r = await run('--json', 'snapshot');
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const out = JSON.parse(r.stdout) as { commit: string | null; recap: { failed: number }; tasks: { name: string; status: string; reason?: string }[] };
     const failed = out.tasks.filter((x) => x.status === 'failed');
     assert.deepEqual(failed, [], 'no task fails on an example host');
