@@ -22,7 +22,7 @@ for (const name of HOST_NAMES) {
   test(`example host ${name}: golden paths, no virtual or lock files, idempotent`, async (t) => {
     const { host, work } = await hostWithWorkDir(t, name);
     const config = join(work.path, 'backup.env');
-    writeFileSync(config, `SYSTEM_ROOT_PREFIX=${host.root}\nSNAPSHOT_PATH=${join(work.path, 'repo')}\nCOMMAND_PATH=${host.bin}\nCOMMAND_TIMEOUT=20\n`);
+    writeFileSync(config, `SYSTEM_ROOT_PREFIX=${host.root}\nSNAPSHOT_PATH=${join(work.path, 'repo')}\nCOMMAND_PATH=${host.bin}\nCOMMAND_TIMEOUT=20\nLOCK_PATH=${join(work.path, 'lock')}\n`);
     const run = (...a: string[]) => runCli(['-c', config, ...a], { env: cleanEnv() });
 
     const facts = JSON.parse((await run('--json', 'facts')).stdout) as { facts: Record<string, unknown> };
