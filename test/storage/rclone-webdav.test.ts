@@ -29,7 +29,7 @@ after(async () => {
 });
 
 conformanceSuite('rclone → webdav (size verify)', () => webdavFixture(false), { skip });
-conformanceSuite('rclone → webdav (CLOUD_VERIFY_DOWNLOAD)', () => webdavFixture(true), { skip });
+conformanceSuite('rclone → webdav (CLOUD_VERIFY_DOWNLOAD)', () => webdavFixture(true), { skip, verifyOnly: true });
 
 describe('rclone → webdav verification', { skip }, () => {
   let src: TempDir;
