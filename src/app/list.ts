@@ -101,5 +101,7 @@ export function describeState(a: ListedArchive, checkedNow: boolean): { text: st
   if (checkedNow && a.sidecarsOk) return { text: a.problem ?? 'does not verify', tone: 'bad' };
   if (!a.complete || !a.sidecarsOk) return { text: a.problem ?? 'incomplete', tone: 'warn' };
   const since = a.lastChecked ? a.lastChecked.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, 'Z') : undefined;
-  return { text: since ? `sidecars present, not checked since ${since}` : 'sidecars present, not checked', tone: 'warn' };
+  // A run found it good then; list itself read nothing (list --verify does).
+  if (since) return { text: `good when a run last checked it (${since})`, tone: 'good' };
+  return { text: 'sidecars present, never checked by a run', tone: 'warn' };
 }

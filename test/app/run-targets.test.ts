@@ -108,7 +108,7 @@ test('run checks the newest archive on every target each time and replaces a cop
   // Before any check: list claims no verification it did not do.
   let l = await h.run(['list']);
   assert.equal(l.code, 0, l.stderr);
-  assert.match(l.stdout, new RegExp(`${name}  sidecars present, not checked since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ`));
+  assert.match(l.stdout, new RegExp(`${name}  good when a run last checked it \\(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ\\)`));
   assert.doesNotMatch(l.stdout, /\bverified\b/);
 
   corrupt(join(h.secondary, name!));
