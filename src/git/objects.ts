@@ -62,41 +62,91 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReu
   interface Dir {
     files: Map<string, TreeFile>;
     dirs: Map<string, Dir>;
+    /** A clean directory's id, taken from the previous commit: nothing below it is looked at. */
+    known?: string;
   }
   const top: Dir = { files: new Map(), dirs: new Map() };
+  // The clean subtrees go in first, as leaves: a file below one of them is
+  // then skipped without building the directories above it.
+  if (reuse) {
+    for (const [path, oid] of reuse.trees) {
+      if (reuse.dirty.has(path)) continue;
+      const parts = path.split('/');
+      let d = top;
+      for (let i = 0; i < parts.length && d.known === undefined; i++) {
+        const name = parts[i]!;
+        let next = d.dirs.get(name);
+        if (!next) {
+          next = { files: new Map(), dirs: new Map() };
+          d.dirs.set(name, next);
+        }
+        d = next;
+      }
+      if (d.known === undefined && d.files.size === 0 && d.dirs.size === 0) d.known = oid;
+    }
+  }
   for (const [path, f] of files) {
-    const parts = path.split('/');
     let d = top;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const name = parts[i]!;
+    let start = 0;
+    for (let slash = path.indexOf('/'); slash >= 0 && d.known === undefined; slash = path.indexOf('/', start)) {
+      const name = path.slice(start, slash);
       let next = d.dirs.get(name);
       if (!next) {
         next = { files: new Map(), dirs: new Map() };
         d.dirs.set(name, next);
       }
       d = next;
+      start = slash + 1;
     }
-    d.files.set(parts[parts.length - 1]!, f);
+    if (d.known === undefined) d.files.set(path.slice(start), f);
   }
   const trees: BuiltTree[] = [];
   const write = (d: Dir, path: string): string => {
+    if (d.known !== undefined) return d.known;
     if (reuse && !reuse.dirty.has(path)) {
       const known = reuse.trees.get(path);
       if (known) return known;
     }
-    const items: { name: string; dir: boolean; mode: string; oid: string }[] = [];
-    for (const [name, sub] of d.dirs) items.push({ name, dir: true, mode: '40000', oid: write(sub, path === '' ? name : `${path}/${name}`) });
-    for (const [name, f] of d.files) items.push({ name, dir: false, mode: f.mode, oid: f.oid });
-    items.sort((a, b) => compareTreeNames(a.name, a.dir, b.name, b.dir));
-    const chunks: Buffer[] = [];
-    for (const it of items) {
-      chunks.push(Buffer.from(`${it.mode} `), encodeName(it.name), Buffer.of(0), Buffer.from(it.oid, 'hex'));
+    const items: { name: Buffer; dir: boolean; mode: string; oid: string }[] = [];
+    let size = 0;
+    for (const [name, sub] of d.dirs) {
+      const oid = write(sub, path === '' ? name : `${path}/${name}`);
+      const n = encodeName(name);
+      size += 5 + 1 + n.length + 1 + 20;
+      items.push({ name: n, dir: true, mode: '40000', oid });
     }
-    const content = Buffer.concat(chunks);
+    for (const [name, f] of d.files) {
+      const n = encodeName(name);
+      size += f.mode.length + 1 + n.length + 1 + 20;
+      items.push({ name: n, dir: false, mode: f.mode, oid: f.oid });
+    }
+    items.sort((a, b) => compareTreeEntries(a.name, a.dir, b.name, b.dir));
+    // One buffer per tree, sized first: no small buffer per entry.
+    const content = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const it of items) {
+      at += content.write(it.mode, at, 'latin1');
+      content[at++] = 0x20;
+      at += it.name.copy(content, at);
+      content[at++] = 0;
+      at += content.write(it.oid, at, 20, 'hex');
+    }
     const oid = hashObject('tree', content);
     trees.push({ oid, content });
     return oid;
   };
   const root = write(top, '');
   return { root, trees };
+}
+
+/** compareTreeNames on encoded names: bytes compared, a directory as if followed by "/". */
+function compareTreeEntries(a: Buffer, aDir: boolean, b: Buffer, bDir: boolean): number {
+  const n = Math.min(a.length, b.length);
+  const c = a.compare(b, 0, n, 0, n);
+  if (c !== 0) return c;
+  const x = a.length > n ? a[n]! : aDir ? 0x2f : -1;
+  const y = b.length > n ? b[n]! : bDir ? 0x2f : -1;
+  if (x !== y) return x - y;
+  // Equal so far and both ended: a name and "name/" (file and directory of one name cannot both exist).
+  return 0;
 }

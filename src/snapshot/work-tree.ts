@@ -66,8 +66,8 @@ function writeAt(full: string | Buffer, f: TreeFile, content: Buffer, existed: b
 /**
  * The worker's code (plain CommonJS, given as text so it runs the same from
  * src/, dist/ and the single-file package). It creates the files of each
- * batch in order with synchronous calls and answers with the batch's id and
- * the first error.
+ * batch in order with synchronous calls and answers with the batch's id, the
+ * first error and the batch's buffer, handed back for the next batch.
  */
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
@@ -95,44 +95,43 @@ parentPort.on('message', ({ id, data, items }) => {
       break;
     }
   }
-  parentPort.postMessage({ id, error });
+  parentPort.postMessage({ id, error, data }, [data.buffer]);
 });
 `;
 
-interface Queued {
-  full: string | Buffer;
-  mode: number;
-  content: Buffer;
+/** A batch: contents copied one after the other into `data`, and per file its path, mode and byte range. */
+interface Batch {
+  data: Buffer;
+  used: number;
+  items: [string | Buffer, number, number, number][];
 }
 
-/** Batches of at most this many files or bytes go to the worker in one message. */
+/** A batch holds at most this many files or bytes; a larger file is written at once. */
 const BATCH_FILES = 256;
 const BATCH_BYTES = 1 << 20;
-/** Writes of fewer files than this never start the worker: they are written here. */
-const WORKER_AFTER = 512;
+/** Batches handed to the worker and not written yet, at most. */
+const MAX_IN_FLIGHT = 8;
 
 /**
- * Working tree writes of a commit. New files go, in batches, to a worker
- * thread that creates them with synchronous calls while the main thread goes
- * on hashing and compressing: creating tens of thousands of files is kernel
+ * Working tree writes of a commit. New files are copied into batches that a
+ * worker thread creates with synchronous calls while the main thread goes on
+ * hashing and compressing: creating tens of thousands of files is kernel
  * time, and one message per batch costs the main thread far less than a
- * promise-based open, write and close per file. A commit of a few files
- * never starts the worker. Replaced files, symlinks and very long paths are
- * written here, at once.
+ * promise-based open, write and close per file. The worker hands each
+ * batch's buffer back, so memory stays at a few batches whatever the number
+ * of files. A commit that never fills a batch does not start the worker: its
+ * files are written here at flush. Replaced files, symlinks, large files and
+ * very long paths are written here, at once.
  */
 export class WorkTreeWriter {
-  private batch: Queued[] = [];
-  private batchBytes = 0;
-  /** Files queued so far (decides when the worker is worth starting). */
-  private queued = 0;
+  private current: Batch | undefined;
+  private readonly spare: Buffer[] = [];
   private worker: Worker | undefined;
   private nextId = 0;
-  /** Bytes posted and not yet written, by batch id. */
-  private readonly inFlight = new Map<number, number>();
-  private inFlightBytes = 0;
+  private inFlight = 0;
   private waiters: (() => void)[] = [];
   private error: unknown;
-  constructor(private readonly dir: string, private readonly maxInFlight = 16 << 20) {}
+  constructor(private readonly dir: string) {}
 
   write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
     if (f.mode === '120000' || existed || content.length > BATCH_BYTES || isLongPath(join(this.dir, path))) {
@@ -140,55 +139,42 @@ export class WorkTreeWriter {
       return;
     }
     ensureDir(this.dir, dirname(path));
-    this.batch.push({ full: fsPath(join(this.dir, path)), mode: f.mode === '100755' ? 0o755 : 0o644, content });
-    this.batchBytes += content.length;
-    this.queued++;
-    if ((this.queued >= WORKER_AFTER || this.batchBytes >= 8 * BATCH_BYTES) && (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES)) this.post();
+    if (this.current && this.current.used + content.length > BATCH_BYTES) this.post();
+    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [] });
+    content.copy(b.data, b.used);
+    b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length]);
+    b.used += content.length;
+    if (b.items.length >= BATCH_FILES) this.post();
   }
 
-  /** Hands the current batch to the worker (started on first use), contents copied into one transferred buffer. */
+  /** Hands the current batch to the worker, started on first use; its buffer is transferred, not copied. */
   private post(): void {
-    if (this.batch.length === 0) return;
+    const b = this.current;
+    if (!b) return;
+    this.current = undefined;
     if (!this.worker) {
       const worker = new Worker(WORKER_CODE, { eval: true });
       this.worker = worker;
       // Keeps the process alive only while a batch is being written.
       const settled = () => {
-        if (this.inFlight.size === 0) worker.unref();
-        this.wake();
+        if (this.inFlight === 0) worker.unref();
+        for (const w of this.waiters.splice(0)) w();
       };
-      worker.on('message', ({ id, error }: { id: number; error?: { code?: string; message: string } }) => {
+      worker.on('message', ({ error, data }: { error?: { code?: string; message: string }; data: Uint8Array }) => {
         if (error) this.error ??= Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
-        this.inFlightBytes -= this.inFlight.get(id) ?? 0;
-        this.inFlight.delete(id);
+        this.spare.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        this.inFlight--;
         settled();
       });
       worker.on('error', (e) => {
         this.error ??= e;
-        this.inFlight.clear();
-        this.inFlightBytes = 0;
+        this.inFlight = 0;
         settled();
       });
     }
-    const data = Buffer.allocUnsafeSlow(this.batchBytes);
-    const items: [string | Buffer, number, number, number][] = [];
-    let at = 0;
-    for (const q of this.batch) {
-      q.content.copy(data, at);
-      items.push([q.full, q.mode, at, at + q.content.length]);
-      at += q.content.length;
-    }
-    const id = this.nextId++;
-    this.inFlight.set(id, this.batchBytes);
-    this.inFlightBytes += this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
+    this.inFlight++;
     this.worker.ref();
-    this.worker.postMessage({ id, data, items }, [data.buffer]);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+    this.worker.postMessage({ id: this.nextId++, data: b.data, items: b.items }, [b.data.buffer as ArrayBuffer]);
   }
 
   private until(done: () => boolean): Promise<void> | undefined {
@@ -202,30 +188,30 @@ export class WorkTreeWriter {
     });
   }
 
-  /** Bounded memory: waits while more than `maxInFlight` bytes are handed to the worker and not written. */
+  /** Bounded memory: waits while MAX_IN_FLIGHT batches are handed to the worker and not written. */
   async throttle(): Promise<void> {
-    if (this.inFlightBytes > this.maxInFlight) await this.until(() => this.inFlightBytes <= this.maxInFlight / 2 || this.error !== undefined);
+    if (this.inFlight >= MAX_IN_FLIGHT) await this.until(() => this.inFlight < MAX_IN_FLIGHT / 2 || this.error !== undefined);
     if (this.error) throw this.error;
   }
 
   /** Waits for every write; throws the first error. */
   async flush(): Promise<void> {
     if (this.worker) this.post();
-    else {
-      // Few files: not worth a thread.
-      const batch = this.batch;
-      this.batch = [];
-      this.batchBytes = 0;
-      for (const q of batch) {
+    else if (this.current) {
+      // One batch at most: not worth a thread.
+      const b = this.current;
+      this.current = undefined;
+      for (const [full, mode, start, end] of b.items) {
         if (this.error) break;
         try {
-          writeAt(q.full, { oid: '', mode: q.mode === 0o755 ? '100755' : '100644' }, q.content, false);
+          writeAt(full, { oid: '', mode: mode === 0o755 ? '100755' : '100644' }, b.data.subarray(start, end), false);
         } catch (e) {
           this.error = e;
         }
       }
+      this.spare.push(b.data);
     }
-    await this.until(() => this.inFlight.size === 0);
+    await this.until(() => this.inFlight === 0);
     if (this.worker) {
       const w = this.worker;
       this.worker = undefined;
