@@ -110,7 +110,7 @@ interface Batch {
 const BATCH_FILES = 256;
 const BATCH_BYTES = 1 << 20;
 /** Batches handed to the worker and not written yet, at most. */
-const MAX_IN_FLIGHT = 8;
+const MAX_IN_FLIGHT = 4;
 
 /**
  * Working tree writes of a commit. New files are copied into batches that a
