@@ -3,7 +3,7 @@
 // slow part of a first snapshot (ARCHITECTURE §10).
 import { createHash } from 'node:crypto';
 import { comparePaths } from './path-order.ts';
-import { encodeName } from '../util/name-bytes.ts';
+import { encodeName, hasRawBytes } from '../util/name-bytes.ts';
 
 export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
 
@@ -16,11 +16,6 @@ export type GitMode = '100644' | '100755' | '120000' | '40000';
 export interface TreeFile {
   oid: string;
   mode: GitMode;
-}
-
-/** Git's tree order: names compared bytewise, directories as if "name/". */
-export function compareTreeNames(a: string, aDir: boolean, b: string, bDir: boolean): number {
-  return comparePaths(aDir ? a + '/' : a, bDir ? b + '/' : b);
 }
 
 export interface BuiltTree {
@@ -107,27 +102,25 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReu
       const known = reuse.trees.get(path);
       if (known) return known;
     }
-    const items: { name: Buffer; dir: boolean; mode: string; oid: string }[] = [];
+    // Names stay strings (sorted by their bytes, a directory as "name/");
+    // only a name holding raw bytes is encoded on its own.
+    const items: { key: string; name: string; raw: Buffer | undefined; mode: string; oid: string }[] = [];
     let size = 0;
-    for (const [name, sub] of d.dirs) {
-      const oid = write(sub, path === '' ? name : `${path}/${name}`);
-      const n = encodeName(name);
-      size += 5 + 1 + n.length + 1 + 20;
-      items.push({ name: n, dir: true, mode: '40000', oid });
-    }
-    for (const [name, f] of d.files) {
-      const n = encodeName(name);
-      size += f.mode.length + 1 + n.length + 1 + 20;
-      items.push({ name: n, dir: false, mode: f.mode, oid: f.oid });
-    }
-    items.sort((a, b) => compareTreeEntries(a.name, a.dir, b.name, b.dir));
+    const add = (name: string, dir: boolean, mode: string, oid: string) => {
+      const raw = hasRawBytes(name) ? encodeName(name) : undefined;
+      size += mode.length + 1 + (raw ? raw.length : Buffer.byteLength(name)) + 1 + 20;
+      items.push({ key: dir ? name + '/' : name, name, raw, mode, oid });
+    };
+    for (const [name, sub] of d.dirs) add(name, true, '40000', write(sub, path === '' ? name : `${path}/${name}`));
+    for (const [name, f] of d.files) add(name, false, f.mode, f.oid);
+    items.sort((a, b) => comparePaths(a.key, b.key));
     // One buffer per tree, sized first: no small buffer per entry.
     const content = Buffer.allocUnsafe(size);
     let at = 0;
     for (const it of items) {
       at += content.write(it.mode, at, 'latin1');
       content[at++] = 0x20;
-      at += it.name.copy(content, at);
+      at += it.raw ? it.raw.copy(content, at) : content.write(it.name, at, 'utf8');
       content[at++] = 0;
       at += content.write(it.oid, at, 20, 'hex');
     }
@@ -137,16 +130,4 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReu
   };
   const root = write(top, '');
   return { root, trees };
-}
-
-/** compareTreeNames on encoded names: bytes compared, a directory as if followed by "/". */
-function compareTreeEntries(a: Buffer, aDir: boolean, b: Buffer, bDir: boolean): number {
-  const n = Math.min(a.length, b.length);
-  const c = a.compare(b, 0, n, 0, n);
-  if (c !== 0) return c;
-  const x = a.length > n ? a[n]! : aDir ? 0x2f : -1;
-  const y = b.length > n ? b[n]! : bDir ? 0x2f : -1;
-  if (x !== y) return x - y;
-  // Equal so far and both ended: a name and "name/" (file and directory of one name cannot both exist).
-  return 0;
 }
