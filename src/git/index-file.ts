@@ -51,28 +51,25 @@ export function walkIndex(b: Buffer, visit: (e: IndexEntry) => void): 2 | 3 | un
 }
 
 /**
- * The entries of the current .git/index by path (their offsets in `bytes`),
- * for paths not in `changed` whose blob and mode are still `files`'s: their
- * working tree files were not rewritten, so their stat data still holds.
- * Only version 2 entries (as written here) are copied as they are.
+ * The current .git/index, for copying: its bytes and where each entry starts
+ * and ends (in path order, as git writes it). Only a version 2 index (as
+ * written here) is used; anything else gives no entries.
  */
-function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, changed: ReadonlySet<string>): { bytes: Buffer; at: Map<string, number> } {
-  const at = new Map<string, number>();
+function currentIndex(dir: string): { bytes: Buffer; offs: number[] } {
+  const none = { bytes: Buffer.alloc(0), offs: [] };
   let b: Buffer;
   try {
     b = readFileSync(join(dir, '.git', 'index'));
   } catch {
-    return { bytes: Buffer.alloc(0), at };
+    return none;
   }
-  if (b.length < 8 || b.readUInt32BE(4) !== 2) return { bytes: b, at };
+  if (b.length < 8 || b.readUInt32BE(4) !== 2) return none;
+  // Per entry: start, name start, name end, end.
+  const offs: number[] = [];
   const version = walkIndex(b, (e) => {
-    const path = decodeName(b.subarray(e.nameStart, e.nameEnd));
-    const f = files.get(path);
-    if (f && !changed.has(path) && (e.flags & 0xf000) === 0 && b.readUInt32BE(e.off + 24) === parseInt(f.mode, 8) && b.toString('hex', e.off + 40, e.off + 60) === f.oid) {
-      at.set(path, e.off);
-    }
+    offs.push(e.off, e.nameStart, e.nameEnd, e.end);
   });
-  return { bytes: b, at: version === undefined ? new Map() : at };
+  return version === undefined ? none : { bytes: b, offs };
 }
 
 /** Index bytes go to the file through one buffer, hashed on the way. */
@@ -109,7 +106,12 @@ class IndexOut {
  * instead of being lstat'ed again.
  */
 export function writeIndex({ dir, files, changed }: { dir: string; files: ReadonlyMap<string, TreeFile>; changed?: ReadonlySet<string> }): void {
-  const reuse = changed ? reusableEntries(dir, files, changed) : { bytes: Buffer.alloc(0), at: new Map<string, number>() };
+  // Entries of paths not in `changed` whose blob and mode are still
+  // `files`'s are copied: their working tree files were not rewritten, so
+  // their stat data still holds. Both lists are in path order: one merge.
+  const old = changed ? currentIndex(dir) : { bytes: Buffer.alloc(0), offs: [] };
+  const ob = old.bytes;
+  let j = 0;
   const paths = [...files.keys()].sort(comparePaths);
   const tmp = join(dir, '.git', `index.proxsave-${process.pid}`);
   const fd = openSync(tmp, 'w', 0o600);
@@ -120,17 +122,24 @@ export function writeIndex({ dir, files, changed }: { dir: string; files: Readon
     out.target.writeUInt32BE(2, h + 4);
     out.target.writeUInt32BE(paths.length, h + 8);
     for (const path of paths) {
-      const old = reuse.at.get(path);
-      if (old !== undefined) {
-        const b = reuse.bytes;
-        let nameLen = b.readUInt16BE(old + 60) & 0xfff;
-        if (nameLen === 0xfff) nameLen = b.indexOf(0, old + 62) - (old + 62);
-        const end = old + Math.ceil((62 + nameLen + 1) / 8) * 8;
-        const at = out.reserve(end - old);
-        b.copy(out.target, at, old, end);
-        continue;
-      }
       const f = files.get(path)!;
+      let copied = false;
+      if (changed && !changed.has(path)) {
+        while (j < old.offs.length) {
+          const c = comparePaths(decodeName(ob.subarray(old.offs[j + 1]!, old.offs[j + 2]!)), path);
+          if (c > 0) break;
+          j += 4;
+          if (c < 0) continue;
+          const off = old.offs[j - 4]!;
+          if ((ob.readUInt16BE(off + 60) & 0xf000) === 0 && ob.readUInt32BE(off + 24) === parseInt(f.mode, 8) && ob.toString('hex', off + 40, off + 60) === f.oid) {
+            const end = old.offs[j - 1]!;
+            ob.copy(out.target, out.reserve(end - off), off, end);
+            copied = true;
+          }
+          break;
+        }
+      }
+      if (copied) continue;
       let st: BigIntStats | undefined;
       try {
         st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
