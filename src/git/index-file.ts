@@ -51,28 +51,53 @@ export function walkIndex(b: Buffer, visit: (e: IndexEntry) => void): 2 | 3 | un
 }
 
 /**
- * The entries of the current .git/index by path, for paths not in `changed`
- * whose blob and mode are still `files`'s: their working tree files were not
- * rewritten, so their stat data still holds. Only version 2 entries (as
- * written here) are copied as they are.
+ * The current .git/index, for copying: its bytes and where each entry starts
+ * and ends (in path order, as git writes it). Only a version 2 index (as
+ * written here) is used; anything else gives no entries.
  */
-function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, changed: ReadonlySet<string>): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
+function currentIndex(dir: string): { bytes: Buffer; offs: number[] } {
+  const none = { bytes: Buffer.alloc(0), offs: [] };
   let b: Buffer;
   try {
     b = readFileSync(join(dir, '.git', 'index'));
   } catch {
-    return out;
+    return none;
   }
-  if (b.length < 8 || b.readUInt32BE(4) !== 2) return out;
+  if (b.length < 8 || b.readUInt32BE(4) !== 2) return none;
+  // Per entry: start, name start, name end, end.
+  const offs: number[] = [];
   const version = walkIndex(b, (e) => {
-    const path = decodeName(b.subarray(e.nameStart, e.nameEnd));
-    const f = files.get(path);
-    if (f && !changed.has(path) && (e.flags & 0xf000) === 0 && b.readUInt32BE(e.off + 24) === parseInt(f.mode, 8) && b.toString('hex', e.off + 40, e.off + 60) === f.oid) {
-      out.set(path, b.subarray(e.off, e.end));
-    }
+    offs.push(e.off, e.nameStart, e.nameEnd, e.end);
   });
-  return version === undefined ? new Map() : out;
+  return version === undefined ? none : { bytes: b, offs };
+}
+
+/** Index bytes go to the file through one buffer, hashed on the way. */
+class IndexOut {
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private readonly hash = createHash('sha1');
+  constructor(private readonly fd: number) {}
+  /** Room for `n` bytes at the returned offset of `buf`. */
+  reserve(n: number): number {
+    if (this.used + n > this.buf.length) this.flush();
+    const at = this.used;
+    this.used += n;
+    return at;
+  }
+  get target(): Buffer {
+    return this.buf;
+  }
+  flush(): void {
+    const b = this.buf.subarray(0, this.used);
+    this.hash.update(b);
+    for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off);
+    this.used = 0;
+  }
+  finish(): void {
+    this.flush();
+    writeSync(this.fd, this.hash.digest());
+  }
 }
 
 /**
@@ -81,56 +106,73 @@ function reusableEntries(dir: string, files: ReadonlyMap<string, TreeFile>, chan
  * instead of being lstat'ed again.
  */
 export function writeIndex({ dir, files, changed }: { dir: string; files: ReadonlyMap<string, TreeFile>; changed?: ReadonlySet<string> }): void {
-  const reuse = changed ? reusableEntries(dir, files, changed) : new Map<string, Buffer>();
+  // Entries of paths not in `changed` whose blob and mode are still
+  // `files`'s are copied: their working tree files were not rewritten, so
+  // their stat data still holds. Both lists are in path order: one merge.
+  const old = changed ? currentIndex(dir) : { bytes: Buffer.alloc(0), offs: [] };
+  const ob = old.bytes;
+  let j = 0;
   const paths = [...files.keys()].sort(comparePaths);
-  const chunks: Buffer[] = [];
-  const header = Buffer.alloc(12);
-  header.write('DIRC', 0, 'ascii');
-  header.writeUInt32BE(2, 4);
-  header.writeUInt32BE(paths.length, 8);
-  chunks.push(header);
-  for (const path of paths) {
-    const old = reuse.get(path);
-    if (old) {
-      chunks.push(old);
-      continue;
-    }
-    const f = files.get(path)!;
-    let st: BigIntStats | undefined;
-    try {
-      st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
-    } catch {
-      st = undefined; // missing in the working tree: zero stat makes git re-check it
-    }
-    const name = encodeName(path);
-    const len = 62 + name.length;
-    const padded = Math.ceil((len + 1) / 8) * 8;
-    const e = Buffer.alloc(padded);
-    const u32 = (v: bigint | number, at: number) => e.writeUInt32BE(Number(BigInt(v) & 0xffffffffn), at);
-    if (st) {
-      u32(st.ctimeNs / 1_000_000_000n, 0);
-      u32(st.ctimeNs % 1_000_000_000n, 4);
-      u32(st.mtimeNs / 1_000_000_000n, 8);
-      u32(st.mtimeNs % 1_000_000_000n, 12);
-      u32(st.dev, 16);
-      u32(st.ino, 20);
-      u32(st.uid, 28);
-      u32(st.gid, 32);
-      u32(st.size, 36);
-    }
-    u32(parseInt(f.mode, 8), 24);
-    Buffer.from(f.oid, 'hex').copy(e, 40);
-    e.writeUInt16BE(Math.min(name.length, 0xfff), 60);
-    name.copy(e, 62);
-    chunks.push(e);
-  }
-  const body = Buffer.concat(chunks);
-  const sum = createHash('sha1').update(body).digest();
   const tmp = join(dir, '.git', `index.proxsave-${process.pid}`);
   const fd = openSync(tmp, 'w', 0o600);
-  writeSync(fd, body);
-  writeSync(fd, sum);
-  fsyncSync(fd);
-  closeSync(fd);
+  try {
+    const out = new IndexOut(fd);
+    const h = out.reserve(12);
+    out.target.write('DIRC', h, 'ascii');
+    out.target.writeUInt32BE(2, h + 4);
+    out.target.writeUInt32BE(paths.length, h + 8);
+    for (const path of paths) {
+      const f = files.get(path)!;
+      let copied = false;
+      if (changed && !changed.has(path)) {
+        while (j < old.offs.length) {
+          const c = comparePaths(decodeName(ob.subarray(old.offs[j + 1]!, old.offs[j + 2]!)), path);
+          if (c > 0) break;
+          j += 4;
+          if (c < 0) continue;
+          const off = old.offs[j - 4]!;
+          if ((ob.readUInt16BE(off + 60) & 0xf000) === 0 && ob.readUInt32BE(off + 24) === parseInt(f.mode, 8) && ob.toString('hex', off + 40, off + 60) === f.oid) {
+            const end = old.offs[j - 1]!;
+            ob.copy(out.target, out.reserve(end - off), off, end);
+            copied = true;
+          }
+          break;
+        }
+      }
+      if (copied) continue;
+      let st: BigIntStats | undefined;
+      try {
+        st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
+      } catch {
+        st = undefined; // missing in the working tree: zero stat makes git re-check it
+      }
+      const name = encodeName(path);
+      const len = 62 + name.length;
+      const padded = Math.ceil((len + 1) / 8) * 8;
+      const base = out.reserve(padded);
+      const e = out.target;
+      e.fill(0, base, base + padded);
+      const u32 = (v: bigint | number, at: number) => e.writeUInt32BE(Number(BigInt(v) & 0xffffffffn), base + at);
+      if (st) {
+        u32(st.ctimeNs / 1_000_000_000n, 0);
+        u32(st.ctimeNs % 1_000_000_000n, 4);
+        u32(st.mtimeNs / 1_000_000_000n, 8);
+        u32(st.mtimeNs % 1_000_000_000n, 12);
+        u32(st.dev, 16);
+        u32(st.ino, 20);
+        u32(st.uid, 28);
+        u32(st.gid, 32);
+        u32(st.size, 36);
+      }
+      u32(parseInt(f.mode, 8), 24);
+      e.write(f.oid, base + 40, 20, 'hex');
+      e.writeUInt16BE(Math.min(name.length, 0xfff), base + 60);
+      name.copy(e, base + 62);
+    }
+    out.finish();
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, join(dir, '.git', 'index'));
 }

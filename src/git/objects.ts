@@ -3,7 +3,7 @@
 // slow part of a first snapshot (ARCHITECTURE §10).
 import { createHash } from 'node:crypto';
 import { comparePaths } from './path-order.ts';
-import { encodeName } from '../util/name-bytes.ts';
+import { encodeName, hasRawBytes } from '../util/name-bytes.ts';
 
 export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
 
@@ -16,11 +16,6 @@ export type GitMode = '100644' | '100755' | '120000' | '40000';
 export interface TreeFile {
   oid: string;
   mode: GitMode;
-}
-
-/** Git's tree order: names compared bytewise, directories as if "name/". */
-export function compareTreeNames(a: string, aDir: boolean, b: string, bDir: boolean): number {
-  return comparePaths(aDir ? a + '/' : a, bDir ? b + '/' : b);
 }
 
 export interface BuiltTree {
@@ -62,37 +57,73 @@ export function buildTrees(files: ReadonlyMap<string, TreeFile>, reuse?: TreeReu
   interface Dir {
     files: Map<string, TreeFile>;
     dirs: Map<string, Dir>;
+    /** A clean directory's id, taken from the previous commit: nothing below it is looked at. */
+    known?: string;
   }
   const top: Dir = { files: new Map(), dirs: new Map() };
+  // The clean subtrees go in first, as leaves: a file below one of them is
+  // then skipped without building the directories above it.
+  if (reuse) {
+    for (const [path, oid] of reuse.trees) {
+      if (reuse.dirty.has(path)) continue;
+      const parts = path.split('/');
+      let d = top;
+      for (let i = 0; i < parts.length && d.known === undefined; i++) {
+        const name = parts[i]!;
+        let next = d.dirs.get(name);
+        if (!next) {
+          next = { files: new Map(), dirs: new Map() };
+          d.dirs.set(name, next);
+        }
+        d = next;
+      }
+      if (d.known === undefined && d.files.size === 0 && d.dirs.size === 0) d.known = oid;
+    }
+  }
   for (const [path, f] of files) {
-    const parts = path.split('/');
     let d = top;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const name = parts[i]!;
+    let start = 0;
+    for (let slash = path.indexOf('/'); slash >= 0 && d.known === undefined; slash = path.indexOf('/', start)) {
+      const name = path.slice(start, slash);
       let next = d.dirs.get(name);
       if (!next) {
         next = { files: new Map(), dirs: new Map() };
         d.dirs.set(name, next);
       }
       d = next;
+      start = slash + 1;
     }
-    d.files.set(parts[parts.length - 1]!, f);
+    if (d.known === undefined) d.files.set(path.slice(start), f);
   }
   const trees: BuiltTree[] = [];
   const write = (d: Dir, path: string): string => {
+    if (d.known !== undefined) return d.known;
     if (reuse && !reuse.dirty.has(path)) {
       const known = reuse.trees.get(path);
       if (known) return known;
     }
-    const items: { name: string; dir: boolean; mode: string; oid: string }[] = [];
-    for (const [name, sub] of d.dirs) items.push({ name, dir: true, mode: '40000', oid: write(sub, path === '' ? name : `${path}/${name}`) });
-    for (const [name, f] of d.files) items.push({ name, dir: false, mode: f.mode, oid: f.oid });
-    items.sort((a, b) => compareTreeNames(a.name, a.dir, b.name, b.dir));
-    const chunks: Buffer[] = [];
+    // Names stay strings (sorted by their bytes, a directory as "name/");
+    // only a name holding raw bytes is encoded on its own.
+    const items: { key: string; name: string; raw: Buffer | undefined; mode: string; oid: string }[] = [];
+    let size = 0;
+    const add = (name: string, dir: boolean, mode: string, oid: string) => {
+      const raw = hasRawBytes(name) ? encodeName(name) : undefined;
+      size += mode.length + 1 + (raw ? raw.length : Buffer.byteLength(name)) + 1 + 20;
+      items.push({ key: dir ? name + '/' : name, name, raw, mode, oid });
+    };
+    for (const [name, sub] of d.dirs) add(name, true, '40000', write(sub, path === '' ? name : `${path}/${name}`));
+    for (const [name, f] of d.files) add(name, false, f.mode, f.oid);
+    items.sort((a, b) => comparePaths(a.key, b.key));
+    // One buffer per tree, sized first: no small buffer per entry.
+    const content = Buffer.allocUnsafe(size);
+    let at = 0;
     for (const it of items) {
-      chunks.push(Buffer.from(`${it.mode} `), encodeName(it.name), Buffer.of(0), Buffer.from(it.oid, 'hex'));
+      at += content.write(it.mode, at, 'latin1');
+      content[at++] = 0x20;
+      at += it.raw ? it.raw.copy(content, at) : content.write(it.name, at, 'utf8');
+      content[at++] = 0;
+      at += content.write(it.oid, at, 20, 'hex');
     }
-    const content = Buffer.concat(chunks);
     const oid = hashObject('tree', content);
     trees.push({ oid, content });
     return oid;

@@ -11,22 +11,25 @@ import { hashObject, type ObjectType } from './objects.ts';
 
 const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 
-interface Written {
-  oid: Buffer;
-  offset: number;
-  crc: number;
-}
+const STAGE = 1 << 20;
 
 export class PackWriter {
   private readonly tmpPath: string;
   private fd: number | undefined;
   private offset = 12; // after the header, filled in at finish
-  private readonly objects: Written[] = [];
+  /** Per object, for the index: ids (20 bytes each), pack offsets and CRC-32s, without an object per object. */
+  private oids = Buffer.allocUnsafe(20 * 1024);
+  private offsets: number[] = [];
+  private crcs: number[] = [];
   private readonly known = new Set<string>();
   private readonly level: number;
-  /** Written objects not yet handed to the kernel: one write per MiB, not two per object. */
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  /**
+   * Written objects not yet handed to the kernel, copied into one buffer:
+   * one write per MiB, and deflate's output buffers die young instead of
+   * being kept until the next write.
+   */
+  private readonly stage = Buffer.allocUnsafe(STAGE);
+  private staged = 0;
 
   constructor(private readonly gitdir: string, { level = 1 }: { level?: number } = {}) {
     this.level = level;
@@ -36,7 +39,7 @@ export class PackWriter {
   }
 
   get count(): number {
-    return this.objects.length;
+    return this.offsets.length;
   }
 
   has(oid: string): boolean {
@@ -51,23 +54,38 @@ export class PackWriter {
       this.fd = openSync(this.tmpPath, 'w+', 0o600);
       writeSync(this.fd, Buffer.alloc(12));
     }
-    const header = packHeader(TYPE_CODE[type], content.length);
     const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY });
-    this.buffered.push(header, body);
-    this.bufferedBytes += header.length + body.length;
-    if (this.bufferedBytes >= 1 << 20) this.flush();
-    const crc = crc32(body, crc32(header));
-    this.objects.push({ oid: Buffer.from(oid, 'hex'), offset: this.offset, crc });
-    this.offset += header.length + body.length;
+    if (this.staged + 10 + body.length > STAGE) this.flush();
+    const start = this.staged;
+    this.staged = writePackHeader(this.stage, start, TYPE_CODE[type], content.length);
+    const headerEnd = this.staged;
+    let crc = crc32(this.stage.subarray(start, headerEnd));
+    if (headerEnd + body.length <= STAGE) {
+      body.copy(this.stage, headerEnd);
+      this.staged += body.length;
+    } else {
+      this.flush();
+      writeSync(this.fd, body);
+    }
+    crc = crc32(body, crc);
+    const n = this.offsets.length;
+    if ((n + 1) * 20 > this.oids.length) {
+      const grown = Buffer.allocUnsafe(this.oids.length * 2);
+      this.oids.copy(grown, 0, 0, n * 20);
+      this.oids = grown;
+    }
+    this.oids.write(oid, n * 20, 20, 'hex');
+    this.offsets.push(this.offset);
+    this.crcs.push(crc);
+    this.offset += headerEnd - start + body.length;
     this.known.add(oid);
     return oid;
   }
 
   private flush(): void {
-    if (this.fd === undefined || this.bufferedBytes === 0) return;
-    writeSync(this.fd, Buffer.concat(this.buffered, this.bufferedBytes));
-    this.buffered = [];
-    this.bufferedBytes = 0;
+    if (this.fd === undefined || this.staged === 0) return;
+    writeSync(this.fd, this.stage, 0, this.staged);
+    this.staged = 0;
   }
 
   /** Finishes the pack; returns its name or undefined when nothing was added. */
@@ -80,7 +98,7 @@ export class PackWriter {
       const head = Buffer.alloc(12);
       head.write('PACK', 0, 'ascii');
       head.writeUInt32BE(2, 4);
-      head.writeUInt32BE(this.objects.length, 8);
+      head.writeUInt32BE(this.offsets.length, 8);
       writeSync(fd, head, 0, 12, 0);
       // The trailer is the sha1 of everything before it: read back what we wrote.
       const h = createHash('sha1');
@@ -98,7 +116,7 @@ export class PackWriter {
       closeSync(fd);
       const name = `pack-${packSha.toString('hex')}`;
       const packDir = join(this.gitdir, 'objects', 'pack');
-      const idx = buildIndex(this.objects, packSha);
+      const idx = buildIndex(this.oids, this.offsets, this.crcs, packSha);
       const idxTmp = `${this.tmpPath}.idx`;
       const ifd = openSync(idxTmp, 'w', 0o600);
       writeSync(ifd, idx);
@@ -127,24 +145,24 @@ export class PackWriter {
   }
 }
 
-/** Type and size header: 3 bits type, size in 4 + 7·n bits, little-endian groups. */
-function packHeader(type: number, size: number): Buffer {
-  const bytes: number[] = [];
+/** Type and size header at `at`: 3 bits type, size in 4 + 7·n bits, little-endian groups. Returns the end. */
+function writePackHeader(out: Buffer, at: number, type: number, size: number): number {
   let c = (type << 4) | (size & 0x0f);
   let s = Math.floor(size / 16);
   while (s > 0) {
-    bytes.push(c | 0x80);
+    out[at++] = c | 0x80;
     c = s & 0x7f;
     s = Math.floor(s / 128);
   }
-  bytes.push(c);
-  return Buffer.from(bytes);
+  out[at++] = c;
+  return at;
 }
 
-function buildIndex(objects: Written[], packSha: Buffer): Buffer {
-  const sorted = [...objects].sort((a, b) => Buffer.compare(a.oid, b.oid));
-  const n = sorted.length;
-  const large = sorted.filter((o) => o.offset >= 0x80000000);
+function buildIndex(oids: Buffer, offsets: readonly number[], crcs: readonly number[], packSha: Buffer): Buffer {
+  const n = offsets.length;
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => oids.compare(oids, b * 20, b * 20 + 20, a * 20, a * 20 + 20));
+  const large = order.filter((i) => offsets[i]! >= 0x80000000);
   const size = 8 + 256 * 4 + n * 20 + n * 4 + n * 4 + large.length * 8 + 40;
   const out = Buffer.alloc(size);
   let p = 0;
@@ -152,30 +170,31 @@ function buildIndex(objects: Written[], packSha: Buffer): Buffer {
   out.writeUInt32BE(2, p + 4);
   p += 8;
   const fanout = new Array<number>(256).fill(0);
-  for (const o of sorted) fanout[o.oid[0]!]!++;
+  for (const i of order) fanout[oids[i * 20]!]!++;
   let acc = 0;
   for (let i = 0; i < 256; i++) {
     acc += fanout[i]!;
     out.writeUInt32BE(acc, p);
     p += 4;
   }
-  for (const o of sorted) {
-    o.oid.copy(out, p);
+  for (const i of order) {
+    oids.copy(out, p, i * 20, i * 20 + 20);
     p += 20;
   }
-  for (const o of sorted) {
-    out.writeUInt32BE(o.crc >>> 0, p);
+  for (const i of order) {
+    out.writeUInt32BE(crcs[i]! >>> 0, p);
     p += 4;
   }
   let li = 0;
-  for (const o of sorted) {
-    if (o.offset >= 0x80000000) {
+  for (const i of order) {
+    const off = offsets[i]!;
+    if (off >= 0x80000000) {
       out.writeUInt32BE((0x80000000 | li++) >>> 0, p);
-    } else out.writeUInt32BE(o.offset, p);
+    } else out.writeUInt32BE(off, p);
     p += 4;
   }
-  for (const o of large) {
-    out.writeBigUInt64BE(BigInt(o.offset), p);
+  for (const i of large) {
+    out.writeBigUInt64BE(BigInt(offsets[i]!), p);
     p += 8;
   }
   packSha.copy(out, p);

@@ -15,7 +15,18 @@ import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
 import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
 import { refusedName } from '../git/names.ts';
-import { newPlan, type TaskPlan } from './types.ts';
+import { newPlan, type Entry, type TaskPlan } from './types.ts';
+
+/**
+ * The host file behind an entry: its stat key, and its real path made only
+ * when the snapshot reads the file (most runs read few of them).
+ */
+class HostFile {
+  constructor(private readonly root: HostRoot, private readonly hostPath: string, readonly key: string) {}
+  get real(): string {
+    return this.root.real(this.hostPath);
+  }
+}
 
 export interface PlanFilesOptions {
   task: LoadedTask;
@@ -118,7 +129,9 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
         return;
       }
       for (const n of names) {
-        const child = hostPath === '/' ? '/' + n : `${hostPath}/${n}`;
+        // join() makes one flat string: a concatenation would keep a tree of
+        // string pieces alive for every collected path.
+        const child = hostPath === '/' ? '/' + n : [hostPath, n].join('/');
         let cst: Stats;
         try {
           cst = lstat(root.real(child));
@@ -141,7 +154,11 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
         plan.keep.push(hostPath.slice(1));
         return;
       }
-      plan.entries.push({ path: hostPath.slice(1), type: 'f', ...own(st), ...inodeOf(st), source: { real: root.real(hostPath), key: statKey(st) }, ...base });
+      // One flat object per file, built without spreads (no out-of-object
+      // property store); the real path is made only if the file is read.
+      const e: Entry = { path: hostPath.slice(1), type: 'f', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, owner: accounts.user(st.uid), group: accounts.group(st.gid), source: new HostFile(root, hostPath, statKey(st)), volatile: base.volatile, secret: base.secret, task: base.task };
+      if (st.nlink > 1) e.inode = `${st.dev}:${st.ino}`;
+      plan.entries.push(e);
     } else if (st.isSymbolicLink()) {
       let target: string;
       try {

@@ -187,10 +187,20 @@ export function parseMetadata(text: string): Map<string, MetaEntry> {
     throw new ProxsaveError('REPOSITORY', `${METADATA_PATH}:1: expected "${METADATA_HEADER}", found ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
   }
   const out = new Map<string, MetaEntry>();
+  // Owner and group names repeat on every line: one string each, not one per entry.
+  const names = new Map<string, string>();
+  const intern = (v: string): string => {
+    const known = names.get(v);
+    if (known !== undefined) return known;
+    names.set(v, v);
+    return v;
+  };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line === '') continue;
     const e = parseMetadataLine(line, i + 1);
+    e.owner = intern(e.owner);
+    e.group = intern(e.group);
     out.set(e.path, e);
   }
   for (const e of out.values()) {

@@ -2,7 +2,7 @@
 // HEAD after a commit, never through a symlink planted in it, and repaired
 // from HEAD when a run was killed half way (the journal).
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
-import { open as openAsync, rm as rmAsync } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from '../git/objects.ts';
@@ -64,68 +64,159 @@ function writeAt(full: string | Buffer, f: TreeFile, content: Buffer, existed: b
 }
 
 /**
- * Working tree writes of a commit, run on libuv's thread pool while the main
- * thread goes on hashing and compressing: creating tens of thousands of
- * files is kernel time that would otherwise add to the CPU time.
+ * The worker's code (plain CommonJS, given as text so it runs the same from
+ * src/, dist/ and the single-file package). It creates the files of each
+ * batch in order with synchronous calls and answers with the batch's id, the
+ * first error and the batch's buffer, handed back for the next batch.
+ */
+const WORKER_CODE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+parentPort.on('message', ({ id, data, items }) => {
+  let error;
+  for (const [p, mode, start, end] of items) {
+    const full = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    try {
+      let fd;
+      try {
+        fd = fs.openSync(full, 'wx', mode);
+      } catch (e) {
+        if (e.code !== 'EEXIST') throw e;
+        fs.rmSync(full, { force: true, recursive: true });
+        fd = fs.openSync(full, 'wx', mode);
+      }
+      try {
+        for (let off = start; off < end; ) off += fs.writeSync(fd, data, off, end - off);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      error = { code: e.code, message: e.message };
+      break;
+    }
+  }
+  parentPort.postMessage({ id, error, data }, [data.buffer]);
+});
+`;
+
+/** A batch: contents copied one after the other into `data`, and per file its path, mode and byte range. */
+interface Batch {
+  data: Buffer;
+  used: number;
+  items: [string | Buffer, number, number, number][];
+}
+
+/** A batch holds at most this many files or bytes; a larger file is written at once. */
+const BATCH_FILES = 256;
+const BATCH_BYTES = 1 << 20;
+/** Batches handed to the worker and not written yet, at most. */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * Working tree writes of a commit. New files are copied into batches that a
+ * worker thread creates with synchronous calls while the main thread goes on
+ * hashing and compressing: creating tens of thousands of files is kernel
+ * time, and one message per batch costs the main thread far less than a
+ * promise-based open, write and close per file. The worker hands each
+ * batch's buffer back, so memory stays at a few batches whatever the number
+ * of files. A commit that never fills a batch does not start the worker: its
+ * files are written here at flush. Replaced files, symlinks, large files and
+ * very long paths are written here, at once.
  */
 export class WorkTreeWriter {
-  private readonly queue: (() => Promise<void>)[] = [];
-  private running = 0;
+  private current: Batch | undefined;
+  private readonly spare: Buffer[] = [];
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private inFlight = 0;
+  private waiters: (() => void)[] = [];
   private error: unknown;
-  private idle: (() => void)[] = [];
-  constructor(private readonly dir: string, private readonly limit = 16) {}
+  constructor(private readonly dir: string) {}
 
   write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
-    if (f.mode === '120000' || existed || isLongPath(join(this.dir, path))) {
+    if (f.mode === '120000' || existed || content.length > BATCH_BYTES || isLongPath(join(this.dir, path))) {
       writeWorkTree(this.dir, path, f, content, existed);
       return;
     }
     ensureDir(this.dir, dirname(path));
-    const full = fsPath(join(this.dir, path));
-    const mode = f.mode === '100755' ? 0o755 : 0o644;
-    this.queue.push(async () => {
-      let fh;
-      try {
-        fh = await openAsync(full, 'wx', mode);
-      } catch (e) {
-        if (errnoCode(e) !== 'EEXIST') throw e;
-        await rmAsync(full, { force: true, recursive: true });
-        fh = await openAsync(full, 'wx', mode);
-      }
-      try {
-        await fh.writeFile(content);
-      } finally {
-        await fh.close();
-      }
-    });
-    this.pump();
+    if (this.current && this.current.used + content.length > BATCH_BYTES) this.post();
+    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [] });
+    content.copy(b.data, b.used);
+    b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length]);
+    b.used += content.length;
+    if (b.items.length >= BATCH_FILES) this.post();
   }
 
-  private pump(): void {
-    while (this.running < this.limit && this.queue.length > 0) {
-      const job = this.queue.shift()!;
-      this.running++;
-      job()
-        .catch((e: unknown) => {
-          this.error ??= e;
-        })
-        .finally(() => {
-          this.running--;
-          if (this.queue.length > 0) this.pump();
-          else if (this.running === 0) for (const r of this.idle.splice(0)) r();
-        });
+  /** Hands the current batch to the worker, started on first use; its buffer is transferred, not copied. */
+  private post(): void {
+    const b = this.current;
+    if (!b) return;
+    this.current = undefined;
+    if (!this.worker) {
+      const worker = new Worker(WORKER_CODE, { eval: true });
+      this.worker = worker;
+      // Keeps the process alive only while a batch is being written.
+      const settled = () => {
+        if (this.inFlight === 0) worker.unref();
+        for (const w of this.waiters.splice(0)) w();
+      };
+      worker.on('message', ({ error, data }: { error?: { code?: string; message: string }; data: Uint8Array }) => {
+        if (error) this.error ??= Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
+        this.spare.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        this.inFlight--;
+        settled();
+      });
+      worker.on('error', (e) => {
+        this.error ??= e;
+        this.inFlight = 0;
+        settled();
+      });
     }
+    this.inFlight++;
+    this.worker.ref();
+    this.worker.postMessage({ id: this.nextId++, data: b.data, items: b.items }, [b.data.buffer as ArrayBuffer]);
   }
 
-  /** Bounded memory: waits while more than `max` writes (and their contents) are queued. */
-  async throttle(max = 512): Promise<void> {
-    while (this.queue.length > max) await new Promise<void>((r) => setImmediate(r));
+  private until(done: () => boolean): Promise<void> | undefined {
+    if (done()) return undefined;
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (done()) resolve();
+        else this.waiters.push(check);
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  /** Bounded memory: waits while MAX_IN_FLIGHT batches are handed to the worker and not written. */
+  async throttle(): Promise<void> {
+    if (this.inFlight >= MAX_IN_FLIGHT) await this.until(() => this.inFlight < MAX_IN_FLIGHT / 2 || this.error !== undefined);
     if (this.error) throw this.error;
   }
 
   /** Waits for every write; throws the first error. */
   async flush(): Promise<void> {
-    if (this.running > 0 || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r));
+    if (this.worker) this.post();
+    else if (this.current) {
+      // One batch at most: not worth a thread.
+      const b = this.current;
+      this.current = undefined;
+      for (const [full, mode, start, end] of b.items) {
+        if (this.error) break;
+        try {
+          writeAt(full, { oid: '', mode: mode === 0o755 ? '100755' : '100644' }, b.data.subarray(start, end), false);
+        } catch (e) {
+          this.error = e;
+        }
+      }
+      this.spare.push(b.data);
+    }
+    await this.until(() => this.inFlight === 0);
+    if (this.worker) {
+      const w = this.worker;
+      this.worker = undefined;
+      await w.terminate();
+    }
     if (this.error) throw this.error;
   }
 }

@@ -296,12 +296,30 @@ test('a full disk under the repository: exit 12, nothing committed, the next run
   }
 });
 
-async function fullDiskScenario(h: ReturnType<typeof miniHost>): Promise<void> {
+// Many new files are written by the work-tree writer's worker thread, a few
+// by the main thread: a full disk must end the same way in both.
+test('a full disk while many new files are written (worker thread): exit 12, nothing committed, the next run recovers', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  mkdirSync(h.repo);
+  if (process.getuid?.() !== 0 || !canMountTmpfs(h.repo)) {
+    t.skip('needs root and tmpfs mounts');
+    return;
+  }
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', h.repo]);
+  try {
+    await fullDiskScenario(h, 800, 8 * 1024);
+  } finally {
+    execFileSync('umount', ['-l', h.repo], { stdio: 'ignore' });
+  }
+});
+
+async function fullDiskScenario(h: ReturnType<typeof miniHost>, files = 12, size = 256 * 1024): Promise<void> {
   assert.equal((await h.run('snapshot')).code, 0);
   const head = git(h.repo, 'rev-parse', 'HEAD').trim();
-  // 3 MB of incompressible data cannot fit in what is left of 2 MB.
+  // 3 MB (or more) of incompressible data cannot fit in what is left of 2 MB.
   const { randomBytes } = await import('node:crypto');
-  for (let i = 0; i < 12; i++) h.write(`/etc/pve/nodes/node1/big-${i}.bin`, randomBytes(256 * 1024).toString('base64'));
+  for (let i = 0; i < files; i++) h.write(`/etc/pve/nodes/node1/big-${i % 10}/${i}.bin`, randomBytes(size).toString('base64'));
   const r = await h.run('snapshot');
   assert.equal(r.code, 12, r.stderr);
   assert.match(r.stderr, /no space left/);

@@ -1,0 +1,50 @@
+// The work-tree writer: a few files are written by the main thread at flush,
+// many go in batches to its worker thread; both give the same files, modes
+// and raw-byte names, and a failure comes back as the errno error.
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { WorkTreeWriter } from '../../src/snapshot/work-tree.ts';
+import { decodeName, fsPath } from '../../src/util/name-bytes.ts';
+import { tempDir } from '../helpers/cli.ts';
+
+const raw = decodeName(Buffer.from([0x66, 0xff, 0x2e, 0x63])); // "f\xff.c", not UTF-8
+
+for (const count of [10, 700]) {
+  test(`${count} new files: contents, modes and raw-byte names as asked`, async (t) => {
+    const d = tempDir();
+    t.after(d.cleanup);
+    const w = new WorkTreeWriter(d.path);
+    for (let i = 0; i < count; i++) {
+      const exec = i % 7 === 0;
+      w.write(`etc/d${i % 9}/f${i}`, { oid: '', mode: exec ? '100755' : '100644' }, Buffer.from(`file ${i}\n`.repeat(1 + (i % 50))), false);
+      await w.throttle();
+    }
+    w.write(`etc/${raw}`, { oid: '', mode: '100644' }, Buffer.from('raw\n'), false);
+    await w.flush();
+    for (let i = 0; i < count; i++) {
+      const p = join(d.path, `etc/d${i % 9}/f${i}`);
+      assert.equal(readFileSync(p, 'utf8'), `file ${i}\n`.repeat(1 + (i % 50)));
+      assert.equal(statSync(p).mode & 0o777, i % 7 === 0 ? 0o755 : 0o644);
+    }
+    assert.equal(readFileSync(fsPath(join(d.path, `etc/${raw}`))).toString(), 'raw\n');
+    assert.ok(readdirSync(join(d.path, 'etc'), { encoding: 'buffer' }).some((n) => n.equals(Buffer.from([0x66, 0xff, 0x2e, 0x63]))));
+  });
+
+  test(`${count} new files, one of them blocked: the flush fails with the errno error`, async (t) => {
+    const d = tempDir();
+    t.after(d.cleanup);
+    // A file where a directory is needed: ENOTDIR when the file below it is created.
+    mkdirSync(join(d.path, 'etc'), { recursive: true });
+    const w = new WorkTreeWriter(d.path);
+    for (let i = 0; i < count; i++) w.write(`etc/d${i % 9}/f${i}`, { oid: '', mode: '100644' }, Buffer.from(`file ${i}\n`), false);
+    // ensureDir ran for etc/d0 above; replace it by a file behind the writer's back.
+    const blocked = join(d.path, 'etc', 'd0');
+    const { rmSync } = await import('node:fs');
+    rmSync(blocked, { recursive: true, force: true });
+    writeFileSync(blocked, 'not a directory\n');
+    w.write('etc/d0/late', { oid: '', mode: '100644' }, Buffer.from('late\n'), false);
+    await assert.rejects(w.flush(), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR' || e.code === 'ENOENT');
+  });
+}
