@@ -51,6 +51,13 @@ export class RcloneTarget implements Target {
   readonly #dir: string;
   readonly #verifyDownload: boolean;
   #features: Promise<Features> | undefined;
+  /**
+   * The remote's listing, fetched once and reused until this target changes
+   * the remote (put, remove) or `check` asks again: a run would otherwise
+   * list the same directory six or seven times, each an rclone start and,
+   * on S3, paged LIST requests.
+   */
+  #listing: Promise<{ name: string; size: number }[]> | undefined;
 
   constructor({ rclone, remote, remotePath, critical, failureCode = critical ? 'CLOUD' : 'TARGET', verifyDownload = false }: RcloneTargetOptions) {
     this.#rclone = rclone;
@@ -104,6 +111,7 @@ export class RcloneTarget implements Target {
   }
 
   async check(): Promise<void> {
+    this.#listing = undefined;
     try {
       await this.#files();
     } catch (e) {
@@ -111,7 +119,18 @@ export class RcloneTarget implements Target {
     }
   }
 
-  async #files(): Promise<{ name: string; size: number }[]> {
+  #files(): Promise<{ name: string; size: number }[]> {
+    if (!this.#listing) {
+      const listing = this.#list();
+      this.#listing = listing;
+      listing.catch(() => {
+        if (this.#listing === listing) this.#listing = undefined; // do not keep a failure
+      });
+    }
+    return this.#listing;
+  }
+
+  async #list(): Promise<{ name: string; size: number }[]> {
     let out: string;
     try {
       out = await this.#rclone.run(['lsjson', '--files-only', '--no-mimetype', '--no-modtime', this.location]);
@@ -194,10 +213,10 @@ export class RcloneTarget implements Target {
     // probe with the upload, the manifest upload with the verification. Only the
     // `.sha256` marker waits for a good verification.
     try {
-      await Promise.all([this.#rclone.run(['copyto', files.archivePath, this.#path(name)]), this.#featuresOnce().catch(() => undefined)]);
+      await Promise.all([this.#copy(files.archivePath, this.#path(name)), this.#featuresOnce().catch(() => undefined)]);
       const [v] = await Promise.all([
         this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath }),
-        this.#rclone.run(['copyto', files.manifestPath, manifest]),
+        this.#copy(files.manifestPath, manifest),
       ]);
       result = v;
     } catch (e) {
@@ -209,11 +228,20 @@ export class RcloneTarget implements Target {
       throw this.#fail(`uploaded ${name} does not verify (${result.method}): ${result.detail ?? ''}`, undefined, 'VERIFY');
     }
     try {
-      await this.#rclone.run(['copyto', files.sha256Path, this.#path(name + SHA256_SUFFIX)]);
+      await this.#copy(files.sha256Path, this.#path(name + SHA256_SUFFIX));
     } catch (e) {
       throw this.#fail(`upload of the .sha256 marker of ${name} failed`, e);
     }
     return result;
+  }
+
+  /** An upload; the listing is read again afterwards, whatever the outcome. */
+  async #copy(from: string, to: string): Promise<void> {
+    try {
+      await this.#rclone.run(['copyto', from, to]);
+    } finally {
+      this.#listing = undefined;
+    }
   }
 
   async remove(name: string): Promise<void> {
@@ -229,6 +257,8 @@ export class RcloneTarget implements Target {
     } catch (e) {
       if (e instanceof RcloneError && e.kind === 'not-found') return;
       throw this.#fail(`cannot remove ${file}`, e);
+    } finally {
+      this.#listing = undefined;
     }
   }
 
