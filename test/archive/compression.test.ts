@@ -48,7 +48,8 @@ test('resolveCompression: defaults, modes and every level boundary', () => {
   assert.throws(() => resolveCompression({ ...cfg('zstd'), engine: 'gpu' }), isCode('CONFIG'));
 });
 
-const sample = Buffer.concat([crypto.randomBytes(300_000), Buffer.from('storage: local\n\tpath /var/lib/vz\n'.repeat(40_000))]);
+// Incompressible bytes across the first chunk boundary (100 kB), then config-like text.
+const sample = Buffer.concat([crypto.randomBytes(120_000), Buffer.from('storage: local\n\tpath /var/lib/vz\n'.repeat(6_000))]);
 
 async function run(d: NodeJS.ReadWriteStream, input: Buffer): Promise<Buffer> {
   const out: Buffer[] = [];
