@@ -158,6 +158,6 @@ export async function* tarChunks({
     onProgress?.(written.length, bytes);
   }
   if (fill + 1024 > BATCH) yield take();
-  add(tarTrailer());
-  yield take();
+  // (a trailer that fills the batch exactly comes back as the full batch)
+  yield add(tarTrailer()) ?? take();
 }
