@@ -33,6 +33,8 @@ export interface ExportOptions {
   scriptVersion?: string;
   /** age encryption of the compressed stream (ENCRYPT_ARCHIVE). */
   encryption?: { recipients: string[]; engine: AgeEngine; identityFile?: string };
+  /** Called once the snapshot's metadata is checked, before the archive is written, with its number of entries. */
+  onEntries?: (entries: number) => void;
 }
 
 export interface ExportResult {
@@ -133,6 +135,7 @@ export async function exportSnapshot({
   signal,
   scriptVersion,
   encryption,
+  onEntries,
 }: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const c = resolveCompression(compression);
@@ -190,7 +193,7 @@ export async function exportSnapshot({
   const temps: string[] = [partial];
   let tee: VerifyingTee | undefined;
   try {
-    const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read });
+    const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read, ...(onEntries ? { onMetadata: onEntries } : {}) });
     await removeQuietly(partial);
     // Filled by the tar writer; without encryption the verifier checks (and
     // drops) each entry while the archive is written (archive/stream-verify).

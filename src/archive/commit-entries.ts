@@ -39,6 +39,8 @@ const ROOT_DEFAULT = { mode: 0o755, uid: 0, gid: 0, owner: 'root', group: 'root'
 interface Metadata {
   /** The next entry in path order, or undefined at the end. */
   next(): MetaEntry | undefined;
+  /** How many entries there are. */
+  entries: number;
   root: MetaEntry | undefined;
   /** The hard links parseMetadata keeps (target exists, is no directory and no link itself): path → target. */
   links: Map<string, string>;
@@ -46,7 +48,7 @@ interface Metadata {
   parents: string[];
 }
 
-const EMPTY: Metadata = { next: () => undefined, root: undefined, links: new Map(), parents: [] };
+const EMPTY: Metadata = { next: () => undefined, entries: 0, root: undefined, links: new Map(), parents: [] };
 
 function parentsOf(dirs: Set<string>): string[] {
   const out = new Set<string>();
@@ -76,7 +78,7 @@ function metadataFromMap(text: string): Metadata {
     if (e.link !== undefined) links.set(e.path, e.link);
   }
   let i = 0;
-  return { next: () => sorted[i++], root, links, parents: parentsOf(dirs) };
+  return { next: () => sorted[i++], entries: sorted.length + (root ? 1 : 0), root, links, parents: parentsOf(dirs) };
 }
 
 /**
@@ -143,6 +145,7 @@ export function readMetadata(text: string): Metadata {
   let k = 0;
   return {
     next: () => (k < starts.length ? at(k++) : undefined),
+    entries: starts.length + (root ? 1 : 0),
     root,
     links,
     parents: parentsOf(dirs),
@@ -166,13 +169,17 @@ export async function commitEntries({
   dir,
   tree,
   read = (oid) => readObject(dir, oid),
+  onMetadata,
 }: {
   dir: string;
   tree: string;
   read?: (oid: string) => Promise<RawObject>;
+  /** Called with the number of metadata entries (about the number of items) once it is checked. */
+  onMetadata?: (entries: number) => void;
 }): Promise<AsyncGenerator<ArchiveItem>> {
   const metaBlob = await readPath({ dir, tree, path: METADATA_PATH }).catch(() => undefined);
   const meta = metaBlob ? readMetadata(metaBlob.content.toString('utf8')) : EMPTY;
+  onMetadata?.(meta.entries);
   return merged(meta, walkTreeInPathOrder(read, tree));
 }
 

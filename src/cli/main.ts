@@ -104,12 +104,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
 }
 
-/** The command word of `argv` (`export`, `run`, …), if any. */
-export function commandName(argv: string[]): string | undefined {
-  const i = findCommand(argv);
-  return i === -1 ? undefined : argv[i];
-}
-
 function findCommand(argv: string[]): number {
   const withValue = new Set(['-c', '--config', '--root']);
   for (let i = 0; i < argv.length; i++) {
