@@ -9,14 +9,15 @@ import { archiveFileName } from '../archive/archive-name.ts';
 import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
 import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { createCompressor } from '../archive/codec.ts';
-import { listCommitEntries } from '../archive/commit-entries.ts';
+import { commitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommit } from '../git/commit.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
-import { hashFile, VerifyingTee } from '../archive/stream-verify.ts';
+import { hashFile, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
+import { openObjects } from '../git/read-object.ts';
 import { resolveRev } from '../git/rev.ts';
 import { verifyArchive } from './verify.ts';
 
@@ -32,6 +33,8 @@ export interface ExportOptions {
   scriptVersion?: string;
   /** age encryption of the compressed stream (ENCRYPT_ARCHIVE). */
   encryption?: { recipients: string[]; engine: AgeEngine; identityFile?: string };
+  /** Called once the snapshot's metadata is checked, before the archive is written, with its number of entries. */
+  onEntries?: (entries: number) => void;
 }
 
 export interface ExportResult {
@@ -132,6 +135,7 @@ export async function exportSnapshot({
   signal,
   scriptVersion,
   encryption,
+  onEntries,
 }: ExportOptions): Promise<ExportResult> {
   const started = Date.now();
   const c = resolveCompression(compression);
@@ -181,26 +185,30 @@ export async function exportSnapshot({
     reporter.log('warn', `${name} exists but ${v.ok ? 'was made with other settings' : `does not verify (${v.problems.join('; ')})`}: rewriting it`);
   }
 
-  const items = await listCommitEntries({ dir: repoDir, tree: info.tree });
+  // One object source for the whole export: the pack read through windows,
+  // its file held open (git/read-object). The entries are streamed: the
+  // tree is walked as the tar writer asks (archive/commit-entries).
+  const objects = openObjects(repoDir);
   const partial = `${archivePath}.partial`;
   const temps: string[] = [partial];
   let tee: VerifyingTee | undefined;
   try {
+    const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read, ...(onEntries ? { onMetadata: onEntries } : {}) });
     await removeQuietly(partial);
     // Filled by the tar writer; without encryption the verifier checks (and
-    // releases) each entry while the archive is written (archive/stream-verify).
-    const written: (WrittenEntry | undefined)[] = [];
+    // drops) each entry while the archive is written (archive/stream-verify).
+    const written = encryption ? ([] as WrittenEntry[]) : new WrittenQueue();
     const { stream: compressor, program } = createCompressor(c);
     // After the compressor: a settings error must not leave a decompressor running.
-    tee = encryption ? undefined : new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) });
-    reporter.log('info', `exporting ${oid.slice(0, 12)} (${items.length} entries) to ${name} with ${program} level ${c.level}`);
+    tee = written instanceof WrittenQueue ? new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) }) : undefined;
+    reporter.log('info', `exporting ${oid.slice(0, 12)} to ${name} with ${program} level ${c.level}`);
     const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
     const hasher = new HashCounter();
     const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
     const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
     if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
     try {
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written: written as WrittenEntry[] }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read }), { objectMode: false, highWaterMark: 1 << 20 });
       if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
       else await pipeline(source, tarCounter, compressor, tee!, hasher, out, signal ? { signal } : {});
     } catch (e) {
@@ -261,5 +269,7 @@ export async function exportSnapshot({
     tee?.destroy();
     await Promise.all(temps.map(removeQuietly));
     throw e;
+  } finally {
+    objects.close();
   }
 }

@@ -11,7 +11,35 @@ import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
 import { createDecompressor, findExecutable } from './codec.ts';
 import type { WrittenEntry } from './tar-chunks.ts';
-import { TarParser, type ParsedEntry } from './tar-parser.ts';
+import { TarParser, type BriefEntry } from './tar-parser.ts';
+
+/**
+ * What the tar writer wrote and the reader has not checked yet, oldest
+ * first: a queue, so memory follows how far the reader lags behind (the
+ * pipes between them), not the number of entries.
+ */
+export class WrittenQueue {
+  private items: (WrittenEntry | undefined)[] = [];
+  private head = 0;
+  /** Entries pushed so far. */
+  length = 0;
+
+  push(e: WrittenEntry): void {
+    this.items.push(e);
+    this.length++;
+  }
+
+  shift(): WrittenEntry | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const e = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return e;
+  }
+}
 
 function describe(e: { name: string; typeflag: string; size: number }): string {
   return `${JSON.stringify(e.name)} (${e.typeflag}, ${e.size} bytes)`;
@@ -21,7 +49,7 @@ function describe(e: { name: string; typeflag: string; size: number }): string {
  * A pass-through stage that tees every chunk into a decompress + parse
  * pipeline. Its end waits for that pipeline; its failure fails the stage.
  * `written` is filled by the tar writer ahead of the parser; checked entries
- * are released as they are compared.
+ * leave the queue as they are compared.
  */
 export class VerifyingTee extends Transform {
   /** Uncompressed bytes the decompressor produced. */
@@ -31,7 +59,7 @@ export class VerifyingTee extends Transform {
   private readonly done: Promise<void>;
   private failure: Error | undefined;
 
-  constructor({ type, written, signal }: { type: CompressionType; written: (WrittenEntry | undefined)[]; signal?: AbortSignal }) {
+  constructor({ type, written, signal }: { type: CompressionType; written: WrittenQueue; signal?: AbortSignal }) {
     super({ highWaterMark: 1 << 20 });
     // zstd and xz decompress in a child process where the CLI exists: it runs
     // on another core while this thread writes the tar.
@@ -45,15 +73,13 @@ export class VerifyingTee extends Transform {
       },
     });
     const parser = new TarParser({
-      keepEntries: false,
-      onEntry: (r: ParsedEntry) => {
+      onBrief: (r: BriefEntry) => {
         const i = this.checked++;
-        const w = written[i];
+        const w = written.shift();
         if (!w) throw new ProxsaveError('VERIFY', `archive holds more entries than the ${i} written (entry ${i + 1}: ${describe(r)})`);
         if (w.name !== r.name || w.typeflag !== r.typeflag || w.size !== r.size) {
           throw new ProxsaveError('VERIFY', `entry ${i + 1} reads back as ${describe(r)}, written as ${describe(w)}`);
         }
-        written[i] = undefined;
       },
     });
     this.done = pipeline(this.input, stream, count, parser, signal ? { signal } : {}).catch((e: unknown) => {

@@ -6,6 +6,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { ProxsaveError } from '../core/errors.ts';
 import { archiveName, type ArchiveItem } from './commit-entries.ts';
+import type { RawObject } from '../git/object-reader.ts';
 import { readObject } from '../git/read-object.ts';
 import { padding, tarHeader, tarTrailer, type TarEntry } from './tar-header.ts';
 import { WorkTreeBlobs } from './work-tree-blobs.ts';
@@ -18,6 +19,11 @@ export interface WrittenEntry {
   size: number;
 }
 
+/** Where the writer notes each entry (an array, or the verifier's queue). */
+export interface WrittenSink {
+  push(e: WrittenEntry): unknown;
+}
+
 const BATCH = 1 << 20;
 const ZEROS = Buffer.alloc(512);
 
@@ -28,16 +34,23 @@ export async function* tarChunks({
   written,
   onProgress,
   workTree,
+  read = (oid) => readObject(dir, oid),
 }: {
   dir: string;
-  items: ArchiveItem[];
+  /** In archive order; consumed one at a time (commit-entries streams them). */
+  items: AsyncIterable<ArchiveItem> | Iterable<ArchiveItem>;
   mtime: number;
-  written: WrittenEntry[];
+  written: WrittenSink;
   onProgress?: (entries: number, bytes: number) => void;
   /** Where proven blobs are read from; `false` reads every blob from git. */
   workTree?: WorkTreeBlobs | false;
+  /** Reads blobs from git (default: readObject). */
+  read?: (oid: string) => Promise<RawObject>;
 }): AsyncGenerator<Buffer> {
   const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
+  /** One header block, reused: copied into the batch before the next entry. */
+  const scratch = Buffer.alloc(512);
+  let count = 0;
   // Small pieces (headers, small files) are copied into ~1 MiB batches so
   // the compressor sees few large writes; big blobs pass through as they are.
   let batch = Buffer.allocUnsafe(BATCH);
@@ -58,8 +71,7 @@ export async function* tarChunks({
     }
     return undefined;
   };
-  for (let idx = 0; idx < items.length; idx++) {
-    const item = items[idx]!;
+  for await (const item of items) {
     const name = archiveName(item);
     let content: Buffer | null = null;
     /** A proven working tree file: read straight into the batch (small) or streamed (large). */
@@ -72,7 +84,7 @@ export async function* tarChunks({
       file = undefined;
     }
     if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
-      const obj = await readObject(dir, item.oid!);
+      const obj = await read(item.oid!);
       if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
       if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
@@ -91,7 +103,8 @@ export async function* tarChunks({
       size,
       ...(linkname === undefined ? {} : { linkname }),
     };
-    const header = tarHeader(entry);
+    const header = tarHeader(entry, scratch);
+    count++;
     written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size });
     const pad = padding(size);
     if (small) {
@@ -101,7 +114,7 @@ export async function* tarChunks({
       fill += header.length;
       if (!wt || !wt.readInto(small, batch, fill)) {
         // It shrank since it was opened: the blob from git, which has the size in the header.
-        const obj = await readObject(dir, item.oid!);
+        const obj = await read(item.oid!);
         if (obj.content.length !== size) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
         obj.content.copy(batch, fill);
       }
@@ -110,7 +123,7 @@ export async function* tarChunks({
       fill += pad;
       if (fill === BATCH) yield take();
       bytes += header.length + size + pad;
-      onProgress?.(written.length, bytes);
+      onProgress?.(count, bytes);
       continue;
     }
     if (fill + header.length > BATCH) yield take();
@@ -155,9 +168,9 @@ export async function* tarChunks({
       if (f) yield f;
     }
     bytes += header.length + size + pad;
-    onProgress?.(written.length, bytes);
+    onProgress?.(count, bytes);
   }
   if (fill + 1024 > BATCH) yield take();
-  add(tarTrailer());
-  yield take();
+  // (a trailer that fills the batch exactly comes back as the full batch)
+  yield add(tarTrailer()) ?? take();
 }

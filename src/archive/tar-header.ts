@@ -77,8 +77,9 @@ function ustarBlock(e: {
   linkname: string;
   uname: string;
   gname: string;
-}): Buffer {
-  const b = Buffer.alloc(BLOCK);
+}, into?: Buffer): Buffer {
+  const b = into ?? Buffer.alloc(BLOCK);
+  if (into) b.fill(0, 0, BLOCK);
   writeString(b, 0, 100, e.name);
   writeOctal(b, 100, 8, e.mode);
   writeOctal(b, 108, 8, e.uid);
@@ -95,7 +96,13 @@ function ustarBlock(e: {
   writeOctal(b, 337, 8, 0);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  // Six octal digits, NUL, space (the sum of 512 bytes fits in six digits).
+  for (let i = 153; i >= 148; i--) {
+    b[i] = 0x30 + (sum % 8);
+    sum = Math.floor(sum / 8);
+  }
+  b[154] = 0;
+  b[155] = 0x20;
   return b;
 }
 
@@ -104,8 +111,13 @@ export function padding(size: number): number {
   return r === 0 ? 0 : BLOCK - r;
 }
 
-/** The header block(s) of one entry: optional pax header + its data, then the ustar header. */
-export function tarHeader(entry: TarEntry): Buffer {
+/**
+ * The header block(s) of one entry: optional pax header + its data, then the
+ * ustar header. With `scratch` (a 512-byte block the caller reuses), an entry
+ * that needs no pax header is written into it and it is returned: copy it
+ * out before the next call.
+ */
+export function tarHeader(entry: TarEntry, scratch?: Buffer): Buffer {
   const { name, type, mode, uid, gid, uname, gname, mtime } = entry;
   const size = type === 'file' ? entry.size : 0;
   // (a hard link's linkname is the archive name of its target)
@@ -138,7 +150,7 @@ export function tarHeader(entry: TarEntry): Buffer {
     linkname: fits(linkname, 100) ? linkname : asciiFallback(linkname, 100),
     uname: fits(uname, 32) ? uname : asciiFallback(uname, 32),
     gname: fits(gname, 32) ? gname : asciiFallback(gname, 32),
-  });
+  }, pax.length === 0 ? scratch : undefined);
   if (pax.length === 0) return main;
   const data = Buffer.concat(pax);
   const base = name.replace(/\/$/, '').split('/').pop() ?? 'entry';

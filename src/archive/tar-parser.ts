@@ -6,6 +6,20 @@ import { ProxsaveError } from '../core/errors.ts';
 import { BLOCK, padding } from './tar-header.ts';
 import { decodeName } from '../util/name-bytes.ts';
 
+/** What a brief parse reads of an entry. */
+export interface BriefEntry {
+  name: string;
+  typeflag: string;
+  size: number;
+}
+
+function allZero(h: Buffer): boolean {
+  for (let i = 0; i < h.length; i++) if (h[i] !== 0) return false;
+  return true;
+}
+
+const USTAR = Buffer.from('ustar\0', 'latin1');
+
 export interface ParsedEntry {
   name: string;
   /** Raw typeflag: '0' file, '5' directory, '2' symlink, … */
@@ -83,14 +97,23 @@ export class TarParser extends Writable {
   private ended = false;
   private offset = 0;
   private onEntry: ((e: ParsedEntry) => void) | undefined;
+  private onBrief: ((e: BriefEntry) => void) | undefined;
   private readonly keep: boolean;
   private count = 0;
+  /** Handed to onBrief for every entry (the same object each time). */
+  private readonly brief: BriefEntry = { name: '', typeflag: '', size: 0 };
 
-  /** `keepEntries: false` only counts entries (onEntry still sees each). */
-  constructor(options: { onEntry?: (e: ParsedEntry) => void; keepEntries?: boolean } = {}) {
+  /**
+   * `keepEntries: false` only counts entries (onEntry still sees each).
+   * `onBrief` instead of onEntry: only name, type and size are read (the
+   * other fields are still covered by the header checksum), nothing is kept,
+   * and one object is reused for every entry.
+   */
+  constructor(options: { onEntry?: (e: ParsedEntry) => void; keepEntries?: boolean; onBrief?: (e: BriefEntry) => void } = {}) {
     super({ highWaterMark: 1 << 20 });
     this.onEntry = options.onEntry;
-    this.keep = options.keepEntries ?? true;
+    this.onBrief = options.onBrief;
+    this.keep = options.onBrief ? false : (options.keepEntries ?? true);
   }
 
   /** Entries parsed so far. */
@@ -155,10 +178,10 @@ export class TarParser extends Writable {
 
   private onHeader(h: Buffer): void {
     if (this.ended) {
-      if (h.some((x) => x !== 0)) throw new ProxsaveError('VERIFY', `data after the end-of-archive marker at byte ${this.offset - BLOCK}`);
+      if (!allZero(h)) throw new ProxsaveError('VERIFY', `data after the end-of-archive marker at byte ${this.offset - BLOCK}`);
       return;
     }
-    if (h.every((x) => x === 0)) {
+    if (allZero(h)) {
       if (++this.zeroBlocks === 2) this.ended = true;
       return;
     }
@@ -167,7 +190,7 @@ export class TarParser extends Writable {
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
     if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.count} entries)`);
-    const typeflag = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);
+    const typeflag = h[156] === 0 ? '0' : String.fromCharCode(h[156]!);
     let size = octal(h, 124, 12, 'size');
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       if (size > 1 << 20) throw new ProxsaveError('VERIFY', `oversized ${typeflag} header (${size} bytes)`);
@@ -176,14 +199,25 @@ export class TarParser extends Writable {
       if (this.skip === 0) this.finishMeta();
       return;
     }
-    const magic = h.toString('ascii', 257, 263);
-    const prefix = magic === 'ustar\0' ? cstr(h, 345, 155) : '';
+    const prefix = h.compare(USTAR, 0, 6, 257, 263) === 0 && h[345] !== 0 ? cstr(h, 345, 155) : '';
     let name = cstr(h, 0, 100);
     if (prefix !== '') name = `${prefix}/${name}`;
     const pax = this.pax;
-    this.pax = new Map();
+    if (pax.size > 0) this.pax = new Map();
     if (pax.has('path')) name = pax.get('path')!;
     if (pax.has('size')) size = Number(pax.get('size'));
+    // Only regular files (and contiguous/legacy files) carry data.
+    const hasData = typeflag === '0' || typeflag === '7';
+    if (this.onBrief) {
+      const b = this.brief;
+      b.name = name;
+      b.typeflag = typeflag;
+      b.size = size;
+      this.count++;
+      this.onBrief(b);
+      if (hasData || (size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5')) this.skip = size + padding(size);
+      return;
+    }
     const entry: ParsedEntry = {
       name,
       typeflag,
@@ -198,8 +232,6 @@ export class TarParser extends Writable {
     this.count++;
     if (this.keep) this.entries.push(entry);
     this.onEntry?.(entry);
-    // Only regular files (and contiguous/legacy files) carry data.
-    const hasData = typeflag === '0' || typeflag === '7';
     if (!hasData && size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5') this.skip = size + padding(size);
     else if (hasData) this.skip = size + padding(size);
   }

@@ -3,6 +3,14 @@
 // memory to read one object from it; proxsave writes one pack per snapshot,
 // so a first snapshot of a large host is one large pack. Delta objects (only
 // present after a manual `git gc`) are left to isomorphic-git.
+//
+// Packs come first (a snapshot's objects are all packed), loose objects
+// after. A pack's .idx is kept as read (ids found through its fan-out table)
+// with the offsets in typed arrays: no object or map entry per object, which
+// at 100k objects was several MB of heap. Packed objects are read through a
+// few 1 MiB windows of the pack, so consecutive small objects (the trees of
+// a walk, the blobs of a directory) cost one read between them, not one
+// open, read and close each.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,12 +19,28 @@ import type { ObjectType } from './objects.ts';
 
 const TYPES: Record<number, ObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 
+const WINDOW = 1 << 20;
+/** Windows kept per pack (least recently used goes). */
+const WINDOWS = 4;
+
+interface Window {
+  start: number;
+  data: Buffer;
+}
+
 interface PackIndex {
   pack: string;
-  oids: Buffer; // sorted, 20 bytes each
-  offsets: number[];
-  /** Where each object's data ends (the next object's offset, or the trailer). */
-  ends: Map<number, number>;
+  idx: Buffer;
+  /** Number of objects. */
+  n: number;
+  /** Where the sorted 20-byte ids start in `idx`. */
+  oidStart: number;
+  /** Each id's object offset, in id order. */
+  offsets: Float64Array;
+  /** All offsets ascending, the pack's data end (size − 20) last: an object ends where the next begins. */
+  sorted: Float64Array;
+  fd: number | undefined;
+  windows: Window[];
 }
 
 export interface RawObject {
@@ -26,41 +50,68 @@ export interface RawObject {
 
 function loadIndex(idxPath: string, packPath: string): PackIndex {
   const idx = readFileSync(idxPath);
-  if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${idxPath}: not a version 2 pack index`);
+  if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${idxPath}: not a version 2 pack index`);
   const n = idx.readUInt32BE(8 + 255 * 4);
   const oidStart = 8 + 256 * 4;
   const offStart = oidStart + n * 20 + n * 4;
   const largeStart = offStart + n * 4;
-  const offsets: number[] = new Array<number>(n);
+  if (idx.length < largeStart + 40) throw new Error(`${idxPath}: truncated pack index`);
+  const offsets = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = idx.readUInt32BE(offStart + i * 4);
     offsets[i] = v & 0x80000000 ? Number(idx.readBigUInt64BE(largeStart + (v & 0x7fffffff) * 8)) : v;
   }
   const fd = openSync(packPath, 'r');
-  const packSize = fstatSync(fd).size;
-  closeSync(fd);
-  const sorted = [...offsets].sort((a, b) => a - b);
-  const ends = new Map<number, number>();
-  sorted.forEach((o, i) => ends.set(o, i + 1 < sorted.length ? sorted[i + 1]! : packSize - 20));
-  return { pack: packPath, oids: idx.subarray(oidStart, oidStart + n * 20), offsets, ends };
+  let packSize: number;
+  try {
+    packSize = fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+  const sorted = new Float64Array(n + 1);
+  sorted.set(offsets);
+  sorted[n] = packSize - 20;
+  sorted.sort();
+  return { pack: packPath, idx, n, oidStart, offsets, sorted, fd: undefined, windows: [] };
 }
 
+/** The offset of `oid` (20 bytes) in the pack, or undefined. */
 function find(ix: PackIndex, oid: Buffer): number | undefined {
-  let lo = 0;
-  let hi = ix.offsets.length - 1;
+  const first = oid[0]!;
+  // Fan-out: entry k holds the number of ids whose first byte is ≤ k.
+  let lo = first === 0 ? 0 : ix.idx.readUInt32BE(8 + (first - 1) * 4);
+  let hi = ix.idx.readUInt32BE(8 + first * 4) - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const c = Buffer.compare(ix.oids.subarray(mid * 20, mid * 20 + 20), oid);
+    const at = ix.oidStart + mid * 20;
+    const c = ix.idx.compare(oid, 0, 20, at, at + 20);
     if (c === 0) return ix.offsets[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    if (c > 0) hi = mid - 1;
+    else lo = mid + 1;
   }
   return undefined;
 }
 
+/** Where the object at `offset` ends: the next object's offset (or the trailer). */
+function endOf(ix: PackIndex, offset: number): number {
+  const s = ix.sorted;
+  let lo = 0;
+  let hi = s.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (s[mid]! <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return s[lo]!;
+}
+
 export class ObjectReader {
   private indexes: PackIndex[] | undefined;
-  constructor(private readonly gitdir: string) {}
+  constructor(
+    private readonly gitdir: string,
+    /** Keep pack files open and windows of them cached between reads (until close()). */
+    private readonly keepOpen = false,
+  ) {}
 
   private packs(): PackIndex[] {
     if (!this.indexes) {
@@ -81,11 +132,20 @@ export class ObjectReader {
    * loose or whole packed object (missing, or stored as a delta).
    */
   read(oid: string): RawObject | undefined {
-    const obj = this.readLoose(oid) ?? this.readPacked(oid);
+    const obj = this.readPacked(oid) ?? this.readLoose(oid);
     if (!obj) return undefined;
     const sum = createHash('sha1').update(`${obj.type} ${obj.content.length}\0`).update(obj.content).digest('hex');
     if (sum !== oid) throw new Error(`git object ${oid} is corrupt (its content hashes to ${sum})`);
     return obj;
+  }
+
+  /** Closes the pack files a keepOpen reader holds. */
+  close(): void {
+    for (const ix of this.indexes ?? []) {
+      if (ix.fd !== undefined) closeSync(ix.fd);
+      ix.fd = undefined;
+      ix.windows = [];
+    }
   }
 
   private readLoose(oid: string): RawObject | undefined {
@@ -103,36 +163,74 @@ export class ObjectReader {
     return { type: type as ObjectType, content };
   }
 
-  private readPacked(oid: string): RawObject | undefined {
-    const key = Buffer.from(oid, 'hex');
-    for (const ix of this.packs()) {
-      const offset = find(ix, key);
-      if (offset === undefined) continue;
-      const end = ix.ends.get(offset)!;
-      const fd = openSync(ix.pack, 'r');
-      try {
-        const data = Buffer.allocUnsafe(end - offset);
-        readSync(fd, data, 0, data.length, offset);
-        let p = 0;
-        let c = data[p++]!;
-        const typeCode = (c >> 4) & 7;
-        let size = c & 0x0f;
-        let shift = 4;
-        while (c & 0x80) {
-          c = data[p++]!;
-          size += (c & 0x7f) * 2 ** shift;
-          shift += 7;
+  /** The pack bytes [offset, end): a view of a cached window when they fit in one, else read alone. */
+  private bytes(ix: PackIndex, offset: number, end: number): Buffer {
+    const len = end - offset;
+    for (let i = 0; i < ix.windows.length; i++) {
+      const w = ix.windows[i]!;
+      if (offset >= w.start && end <= w.start + w.data.length) {
+        if (i > 0) {
+          ix.windows.splice(i, 1);
+          ix.windows.unshift(w);
         }
-        const type = TYPES[typeCode];
-        if (!type) return undefined; // a delta: let isomorphic-git resolve it
-        const content = inflateSync(data.subarray(p));
-        if (content.length !== size) throw new Error(`git object ${oid} has a bad length in ${ix.pack}`);
-        return { type, content };
-      } finally {
-        closeSync(fd);
+        return w.data.subarray(offset - w.start, end - w.start);
       }
     }
+    const fd = ix.fd ?? openSync(ix.pack, 'r');
+    try {
+      if (!this.keepOpen || len > WINDOW / 2) {
+        const data = Buffer.allocUnsafe(len);
+        readFully(fd, data, offset);
+        return data;
+      }
+      const packEnd = ix.sorted[ix.n]!;
+      const data = Buffer.allocUnsafe(Math.max(len, Math.min(WINDOW, packEnd - offset)));
+      readFully(fd, data, offset);
+      // (a window handed out earlier is never written again: a new one replaces it)
+      ix.windows.unshift({ start: offset, data });
+      if (ix.windows.length > WINDOWS) ix.windows.pop();
+      return data.subarray(0, len);
+    } finally {
+      if (this.keepOpen) ix.fd = fd;
+      else closeSync(fd);
+    }
+  }
+
+  private readPacked(oid: string): RawObject | undefined {
+    const packs = this.packs();
+    if (packs.length === 0) return undefined;
+    const key = Buffer.from(oid, 'hex');
+    if (key.length !== 20) return undefined;
+    for (const ix of packs) {
+      const offset = find(ix, key);
+      if (offset === undefined) continue;
+      const data = this.bytes(ix, offset, endOf(ix, offset));
+      let p = 0;
+      let c = data[p++]!;
+      const typeCode = (c >> 4) & 7;
+      let size = c & 0x0f;
+      let shift = 4;
+      while (c & 0x80) {
+        c = data[p++]!;
+        size += (c & 0x7f) * 2 ** shift;
+        shift += 7;
+      }
+      const type = TYPES[typeCode];
+      if (!type) return undefined; // a delta: let isomorphic-git resolve it
+      const content = inflateSync(data.subarray(p));
+      if (content.length !== size) throw new Error(`git object ${oid} has a bad length in ${ix.pack}`);
+      return { type, content };
+    }
     return undefined;
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number): void {
+  let got = 0;
+  while (got < into.length) {
+    const n = readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) throw new Error(`unexpected end of pack file at ${position + got}`);
+    got += n;
   }
 }
 

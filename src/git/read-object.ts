@@ -5,17 +5,18 @@
 import * as fs from 'node:fs';
 import { ProxsaveError } from '../core/errors.ts';
 import { isoCache, isoGit } from './iso.ts';
-import { objectReader, type RawObject } from './object-reader.ts';
+import { ObjectReader, objectReader, type RawObject } from './object-reader.ts';
 import { gitdirOf } from './refs.ts';
 
-export async function readObject(dir: string, oid: string): Promise<RawObject> {
-  let direct;
+function direct(reader: ObjectReader, oid: string): RawObject | undefined {
   try {
-    direct = objectReader(gitdirOf(dir)).read(oid);
+    return reader.read(oid);
   } catch (e) {
     throw new ProxsaveError('REPOSITORY', (e as Error).message, { cause: e, hint: 'run git fsck in the snapshot repository' });
   }
-  if (direct) return direct;
+}
+
+async function viaIso(dir: string, oid: string): Promise<RawObject> {
   try {
     const g = await isoGit();
     const o = await g.readObject({ fs, dir, oid, cache: isoCache, format: 'content' });
@@ -25,4 +26,29 @@ export async function readObject(dir: string, oid: string): Promise<RawObject> {
     if ((e as { code?: string }).code === 'NotFoundError') throw new ProxsaveError('NOT_FOUND', `no git object ${oid} in the snapshot repository`, { cause: e });
     throw new ProxsaveError('REPOSITORY', `cannot read git object ${oid}: ${(e as Error).message}`, { cause: e, hint: 'run git fsck in the snapshot repository' });
   }
+}
+
+export async function readObject(dir: string, oid: string): Promise<RawObject> {
+  return direct(objectReader(gitdirOf(dir)), oid) ?? (await viaIso(dir, oid));
+}
+
+/** Reads objects one after another, as readObject does. */
+export interface ObjectSource {
+  read(oid: string): Promise<RawObject>;
+  /** Releases the pack files held open. */
+  close(): void;
+}
+
+/**
+ * An object source for one long job (an export): the packs listed once and
+ * held open, read through windows (git/object-reader), instead of a listing
+ * of the pack directory and an open and close per object. What it cannot
+ * find (a pack added since, a delta) is read as readObject reads it.
+ */
+export function openObjects(dir: string): ObjectSource {
+  const reader = new ObjectReader(gitdirOf(dir), true);
+  return {
+    read: async (oid) => direct(reader, oid) ?? (await readObject(dir, oid)),
+    close: () => reader.close(),
+  };
 }

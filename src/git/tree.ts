@@ -3,6 +3,7 @@
 import { ProxsaveError } from '../core/errors.ts';
 import type { GitMode, TreeFile } from './objects.ts';
 import { readObject } from './read-object.ts';
+import type { RawObject } from './object-reader.ts';
 import { decodeName } from '../util/name-bytes.ts';
 
 export interface TreeItem {
@@ -33,6 +34,124 @@ export async function readTreeItems(dir: string, oid: string): Promise<TreeItem[
   const o = await readObject(dir, oid);
   if (o.type !== 'tree') throw new ProxsaveError('REPOSITORY', `git object ${oid} is a ${o.type}, not a tree`);
   return parseTree(o.content, oid);
+}
+
+/** One entry of walkTreeInPathOrder. The walk reuses one object for every entry. */
+export interface PathEntry {
+  /** Full path (name-bytes form), no leading or trailing slash. */
+  path: string;
+  /** The last segment of path. */
+  name: string;
+  /** The mode's value (0o100644, 0o40000, …); -1 when it is not 1–6 octal digits. */
+  mode: number;
+  oid: string;
+}
+
+interface Level {
+  buf: Buffer;
+  prefix: string;
+  starts: number[];
+  ends: number[];
+  modes: number[];
+  /** Entry k as `2k` (the entry itself, key: its name) and, for a tree, `2k + 1` (its contents, key: name + '/'), in key order. */
+  events: number[];
+  next: number;
+}
+
+/** Byte order of two names, each optionally followed by '/'. */
+function compareKeys(b: Buffer, s1: number, e1: number, slash1: number, s2: number, e2: number, slash2: number): number {
+  const l1 = e1 - s1;
+  const l2 = e2 - s2;
+  const n = Math.min(l1 + slash1, l2 + slash2);
+  for (let i = 0; i < n; i++) {
+    const x = i < l1 ? b[s1 + i]! : 0x2f;
+    const y = i < l2 ? b[s2 + i]! : 0x2f;
+    if (x !== y) return x - y;
+  }
+  return l1 + slash1 - (l2 + slash2);
+}
+
+function nameAt(b: Buffer, s: number, e: number): string {
+  for (let i = s; i < e; i++) if (b[i]! >= 0x80) return decodeName(b.subarray(s, e));
+  return b.toString('latin1', s, e);
+}
+
+function scanLevel(b: Buffer, oid: string, prefix: string): Level {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const modes: number[] = [];
+  const events: number[] = [];
+  let p = 0;
+  while (p < b.length) {
+    const sp = b.indexOf(0x20, p);
+    const nul = sp === -1 ? -1 : b.indexOf(0, sp);
+    if (sp === -1 || nul === -1 || nul + 21 > b.length) throw new ProxsaveError('REPOSITORY', `git tree ${oid} is malformed`, { hint: 'run git fsck in the snapshot repository' });
+    let mode = sp - p >= 1 && sp - p <= 6 ? 0 : -1;
+    for (let i = p; i < sp && mode >= 0; i++) {
+      const c = b[i]!;
+      mode = c >= 0x30 && c <= 0x37 ? mode * 8 + (c - 0x30) : -1;
+    }
+    const k = starts.length;
+    const s = sp + 1;
+    const slash = b.indexOf(0x2f, s);
+    if (nul === s || (slash !== -1 && slash < nul)) {
+      throw new ProxsaveError('REPOSITORY', `git tree ${oid} holds a malformed name ${JSON.stringify(prefix + nameAt(b, s, nul))}`, { hint: 'run git fsck in the snapshot repository' });
+    }
+    starts.push(s);
+    ends.push(nul);
+    modes.push(mode);
+    events.push(2 * k);
+    if (mode === 0o40000) events.push(2 * k + 1);
+    p = nul + 21;
+  }
+  // Git writes a tree in this order except that a tree's own name sorts as
+  // name + '/': nearly sorted already, which the sort is fast on.
+  events.sort((x, y) => compareKeys(b, starts[x >> 1]!, ends[x >> 1]!, x & 1, starts[y >> 1]!, ends[y >> 1]!, y & 1));
+  for (let i = 1; i < events.length; i++) {
+    const x = events[i - 1]!;
+    const y = events[i]!;
+    if (compareKeys(b, starts[x >> 1]!, ends[x >> 1]!, x & 1, starts[y >> 1]!, ends[y >> 1]!, y & 1) === 0) {
+      throw new ProxsaveError('REPOSITORY', `git tree ${oid} lists ${JSON.stringify(prefix + nameAt(b, starts[y >> 1]!, ends[y >> 1]!))} twice`, { hint: 'run git fsck in the snapshot repository' });
+    }
+  }
+  return { buf: b, prefix, starts, ends, modes, events, next: 0 };
+}
+
+/**
+ * Every entry under `tree`, trees included, in the byte order of the full
+ * paths (`a`, `a.b`, `a/b`: the order of the index and of `LC_ALL=C sort`),
+ * reading each tree only when the walk reaches its contents: memory follows
+ * the depth of the tree, not its size. Names that git cannot hold (empty,
+ * with a '/') and names listed twice are refused.
+ */
+export async function* walkTreeInPathOrder(read: (oid: string) => Promise<RawObject>, tree: string): AsyncGenerator<PathEntry> {
+  const level = async (oid: string, prefix: string): Promise<Level> => {
+    const o = await read(oid);
+    if (o.type !== 'tree') throw new ProxsaveError('REPOSITORY', `git object ${oid} is a ${o.type}, not a tree`);
+    return scanLevel(o.content, oid, prefix);
+  };
+  const stack: Level[] = [await level(tree, '')];
+  const cur: PathEntry = { path: '', name: '', mode: 0, oid: '' };
+  while (stack.length > 0) {
+    const l = stack[stack.length - 1]!;
+    if (l.next >= l.events.length) {
+      stack.pop();
+      continue;
+    }
+    const ev = l.events[l.next++]!;
+    const k = ev >> 1;
+    const name = nameAt(l.buf, l.starts[k]!, l.ends[k]!);
+    const oid = l.buf.toString('hex', l.ends[k]! + 1, l.ends[k]! + 21);
+    if (ev & 1) {
+      stack.push(await level(oid, `${l.prefix}${name}/`));
+      continue;
+    }
+    cur.path = l.prefix + name;
+    cur.name = name;
+    cur.mode = l.modes[k]!;
+    cur.oid = oid;
+    yield cur;
+  }
 }
 
 export async function readBlob({ dir, oid }: { dir: string; oid: string }): Promise<Buffer> {
