@@ -153,7 +153,7 @@ class Applier {
     const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp: info.timestamp }, message }));
     pack.finish();
     updateHead({ dir, oid: commitOid, expected: head });
-    writeIndex({ dir, files: diff.next, ...(head ? { changed } : {}) });
+    writeIndex({ dir, files: diff.next, known: this.worktree.stats, ...(head ? { changed } : {}) });
     saveStateCache({ dir, cache: { head: commitOid, files: diff.next } });
     saveHeadText(dir, 'metadata', diff.metaText);
     saveHeadText(dir, 'secrets', diff.secretsText);

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from '../git/objects.ts';
-import { writeIndex } from '../git/index-file.ts';
+import { KnownStats, STAT_FIELDS, writeIndex } from '../git/index-file.ts';
 import { readBlob, readTreeFlat } from '../git/tree.ts';
 import { readCommit } from '../git/commit.ts';
 import { readHead } from '../git/refs.ts';
@@ -63,18 +63,26 @@ function writeAt(full: string | Buffer, f: TreeFile, content: Buffer, existed: b
   }
 }
 
+/** Per file of a batch, the worker answers with these values (see KnownStats). */
+const STATS = STAT_FIELDS.length;
+
 /**
  * The worker's code (plain CommonJS, given as text so it runs the same from
  * src/, dist/ and the single-file package). It creates the files of each
  * batch in order with synchronous calls and answers with the batch's id, the
- * first error and the batch's buffer, handed back for the next batch.
+ * first error, the batch's buffer (handed back for the next batch) and each
+ * file's stat fields for the index, taken with fstat before the close.
  */
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
+const lo = (v) => Number(v & 0xffffffffn);
+const S = 1000000000n;
 parentPort.on('message', ({ id, data, items }) => {
   let error;
-  for (const [p, mode, start, end] of items) {
+  const stats = new Uint32Array(items.length * ${STATS});
+  for (let i = 0; i < items.length; i++) {
+    const [p, mode, start, end] = items[i];
     const full = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
     try {
       let fd;
@@ -87,6 +95,8 @@ parentPort.on('message', ({ id, data, items }) => {
       }
       try {
         for (let off = start; off < end; ) off += fs.writeSync(fd, data, off, end - off);
+        const st = fs.fstatSync(fd, { bigint: true });
+        stats.set([lo(st.ctimeNs / S), lo(st.ctimeNs % S), lo(st.mtimeNs / S), lo(st.mtimeNs % S), lo(st.dev), lo(st.ino), lo(st.uid), lo(st.gid), lo(st.size)], i * ${STATS});
       } finally {
         fs.closeSync(fd);
       }
@@ -95,7 +105,7 @@ parentPort.on('message', ({ id, data, items }) => {
       break;
     }
   }
-  parentPort.postMessage({ id, error, data }, [data.buffer]);
+  parentPort.postMessage({ id, error, data, stats }, [data.buffer, stats.buffer]);
 });
 `;
 
@@ -104,6 +114,8 @@ interface Batch {
   data: Buffer;
   used: number;
   items: [string | Buffer, number, number, number][];
+  /** Each item's path in the working tree, as the index names it. */
+  paths: string[];
 }
 
 /** A batch holds at most this many files or bytes; a larger file is written at once. */
@@ -124,7 +136,11 @@ const MAX_IN_FLIGHT = 4;
  * very long paths are written here, at once.
  */
 export class WorkTreeWriter {
+  /** Stat data of the files the worker created, for the index. */
+  readonly stats = new KnownStats();
   private current: Batch | undefined;
+  /** Paths of the batches handed to the worker, in the order it answers. */
+  private readonly sent: string[][] = [];
   private readonly spare: Buffer[] = [];
   private worker: Worker | undefined;
   private nextId = 0;
@@ -140,9 +156,10 @@ export class WorkTreeWriter {
     }
     ensureDir(this.dir, dirname(path));
     if (this.current && this.current.used + content.length > BATCH_BYTES) this.post();
-    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [] });
+    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [], paths: [] });
     content.copy(b.data, b.used);
     b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length]);
+    b.paths.push(path);
     b.used += content.length;
     if (b.items.length >= BATCH_FILES) this.post();
   }
@@ -160,8 +177,10 @@ export class WorkTreeWriter {
         if (this.inFlight === 0) worker.unref();
         for (const w of this.waiters.splice(0)) w();
       };
-      worker.on('message', ({ error, data }: { error?: { code?: string; message: string }; data: Uint8Array }) => {
+      worker.on('message', ({ error, data, stats }: { error?: { code?: string; message: string }; data: Uint8Array; stats: Uint32Array }) => {
+        const paths = this.sent.shift()!;
         if (error) this.error ??= Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
+        else for (let i = 0; i < paths.length; i++) this.stats.set(paths[i]!, stats, i * STATS);
         this.spare.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         this.inFlight--;
         settled();
@@ -169,10 +188,12 @@ export class WorkTreeWriter {
       worker.on('error', (e) => {
         this.error ??= e;
         this.inFlight = 0;
+        this.sent.length = 0;
         settled();
       });
     }
     this.inFlight++;
+    this.sent.push(b.paths);
     this.worker.ref();
     this.worker.postMessage({ id: this.nextId++, data: b.data, items: b.items }, [b.data.buffer as ArrayBuffer]);
   }

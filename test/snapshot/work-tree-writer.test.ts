@@ -6,6 +6,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { WorkTreeWriter } from '../../src/snapshot/work-tree.ts';
+import { writeIndex } from '../../src/git/index-file.ts';
+import { hashObject, type TreeFile } from '../../src/git/objects.ts';
 import { decodeName, fsPath } from '../../src/util/name-bytes.ts';
 import { tempDir } from '../helpers/cli.ts';
 
@@ -48,3 +50,24 @@ for (const count of [10, 700]) {
     await assert.rejects(w.flush(), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR' || e.code === 'ENOENT');
   });
 }
+
+test('the stat data the worker records gives the index an lstat of every file gives', async (t) => {
+  const d = tempDir();
+  t.after(d.cleanup);
+  mkdirSync(join(d.path, '.git'));
+  const w = new WorkTreeWriter(d.path);
+  const files = new Map<string, TreeFile>();
+  for (let i = 0; i < 700; i++) {
+    const content = Buffer.from(`file ${i}\n`.repeat(1 + (i % 50)));
+    const f: TreeFile = { oid: hashObject('blob', content), mode: i % 7 === 0 ? '100755' : '100644' };
+    files.set(`etc/d${i % 9}/f${i}`, f);
+    w.write(`etc/d${i % 9}/f${i}`, f, content, false);
+    await w.throttle();
+  }
+  await w.flush();
+  assert.ok(w.stats.write('etc/d1/f1', Buffer.alloc(64), 0), 'the worker recorded the stats of what it created');
+  writeIndex({ dir: d.path, files, known: w.stats });
+  const fromWorker = readFileSync(join(d.path, '.git', 'index'));
+  writeIndex({ dir: d.path, files });
+  assert.ok(readFileSync(join(d.path, '.git', 'index')).equals(fromWorker), 'index from recorded stats = index from lstat');
+});
