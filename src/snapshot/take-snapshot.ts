@@ -131,8 +131,7 @@ class Applier {
   }
 
   private write(path: string, file: CachedFile, content: Buffer, existed: boolean): void {
-    this.pack!.add('blob', content, file.oid);
-    this.worktree.write(path, file, content, existed);
+    this.worktree.write(path, file, content, existed, this.pack!);
   }
 
   /** Remaining content, deletions, trees, commit, branch, index, stat cache. Returns the commit id. */

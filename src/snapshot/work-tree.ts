@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from '../git/objects.ts';
+import type { PackWriter } from '../git/pack-writer.ts';
 import { KnownStats, STAT_FIELDS, writeIndex } from '../git/index-file.ts';
 import { readBlob, readTreeFlat } from '../git/tree.ts';
 import { readCommit } from '../git/commit.ts';
@@ -63,8 +64,13 @@ function writeAt(full: string | Buffer, f: TreeFile, content: Buffer, existed: b
   }
 }
 
-/** Per file of a batch, the worker answers with these values (see KnownStats). */
+/**
+ * Per file of a batch, the worker answers with its stat fields (see
+ * KnownStats), then where its pack entry starts and ends in the batch's
+ * encoded bytes and that entry's CRC-32 (zero when it encoded none).
+ */
 const STATS = STAT_FIELDS.length;
+const STRIDE = STATS + 3;
 
 /**
  * The worker's code (plain CommonJS, given as text so it runs the same from
@@ -72,17 +78,37 @@ const STATS = STAT_FIELDS.length;
  * batch in order with synchronous calls and answers with the batch's id, the
  * first error, the batch's buffer (handed back for the next batch) and each
  * file's stat fields for the index, taken with fstat before the close.
+ * A file whose blob the pack still needs is also encoded here, as a pack
+ * entry (the type and size header of git's pack format, then the content
+ * deflated at the pack's level) into the batch's second buffer, which the
+ * main thread appends to the pack: compressing is the other half of a first
+ * snapshot's CPU time, and this thread otherwise mostly waits on the kernel.
  */
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
+const zlib = require('node:zlib');
 const lo = (v) => Number(v & 0xffffffffn);
 const S = 1000000000n;
-parentPort.on('message', ({ id, data, items }) => {
+// A blob's header: 3 bits of type, the size in 4 + 7n bits, little-endian groups.
+const header = (out, at, size) => {
+  let c = (3 << 4) | (size & 0x0f);
+  let s = Math.floor(size / 16);
+  while (s > 0) {
+    out[at++] = c | 0x80;
+    c = s & 0x7f;
+    s = Math.floor(s / 128);
+  }
+  out[at++] = c;
+  return at;
+};
+parentPort.on('message', ({ id, data, items, out, level }) => {
   let error;
-  const stats = new Uint32Array(items.length * ${STATS});
+  const stats = new Uint32Array(items.length * ${STRIDE});
+  let used = 0;
+  let enc = out ? Buffer.from(out.buffer, out.byteOffset, out.byteLength) : undefined;
   for (let i = 0; i < items.length; i++) {
-    const [p, mode, start, end] = items[i];
+    const [p, mode, start, end, pack] = items[i];
     const full = typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
     try {
       let fd;
@@ -96,16 +122,33 @@ parentPort.on('message', ({ id, data, items }) => {
       try {
         for (let off = start; off < end; ) off += fs.writeSync(fd, data, off, end - off);
         const st = fs.fstatSync(fd, { bigint: true });
-        stats.set([lo(st.ctimeNs / S), lo(st.ctimeNs % S), lo(st.mtimeNs / S), lo(st.mtimeNs % S), lo(st.dev), lo(st.ino), lo(st.uid), lo(st.gid), lo(st.size)], i * ${STATS});
+        stats.set([lo(st.ctimeNs / S), lo(st.ctimeNs % S), lo(st.mtimeNs / S), lo(st.mtimeNs % S), lo(st.dev), lo(st.ino), lo(st.uid), lo(st.gid), lo(st.size)], i * ${STRIDE});
       } finally {
         fs.closeSync(fd);
+      }
+      if (pack) {
+        const body = zlib.deflateSync(data.subarray(start, end), { level, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+        const need = used + 16 + body.length;
+        if (!enc || need > enc.length) {
+          const grown = Buffer.allocUnsafeSlow(Math.max(need, enc ? enc.length * 2 : 1 << 20));
+          if (enc) enc.copy(grown, 0, 0, used);
+          enc = grown;
+        }
+        const at = used;
+        used = header(enc, used, end - start);
+        used += body.copy(enc, used);
+        stats[i * ${STRIDE} + ${STATS}] = at;
+        stats[i * ${STRIDE} + ${STATS + 1}] = used;
+        stats[i * ${STRIDE} + ${STATS + 2}] = zlib.crc32(enc.subarray(at, used));
       }
     } catch (e) {
       error = { code: e.code, message: e.message };
       break;
     }
   }
-  parentPort.postMessage({ id, error, data, stats }, [data.buffer, stats.buffer]);
+  const transfer = [data.buffer, stats.buffer];
+  if (enc) transfer.push(enc.buffer);
+  parentPort.postMessage({ id, error, data, stats, out: enc, used }, transfer);
 });
 `;
 
@@ -113,9 +156,20 @@ parentPort.on('message', ({ id, data, items }) => {
 interface Batch {
   data: Buffer;
   used: number;
-  items: [string | Buffer, number, number, number][];
+  /** Per file: path, mode, byte range, and 1 when the worker also encodes its blob for the pack. */
+  items: [string | Buffer, number, number, number, number][];
   /** Each item's path in the working tree, as the index names it. */
   paths: string[];
+  /** Each item's blob id when the worker encodes it for `pack`. */
+  oids: (string | undefined)[];
+  pack: PackWriter | undefined;
+}
+
+/** What the main thread keeps of a batch handed to the worker. */
+interface Sent {
+  paths: string[];
+  oids: (string | undefined)[];
+  pack: PackWriter | undefined;
 }
 
 /** A batch holds at most this many files or bytes; a larger file is written at once. */
@@ -139,9 +193,11 @@ export class WorkTreeWriter {
   /** Stat data of the files the worker created, for the index. */
   readonly stats = new KnownStats();
   private current: Batch | undefined;
-  /** Paths of the batches handed to the worker, in the order it answers. */
-  private readonly sent: string[][] = [];
+  /** The batches handed to the worker, in the order it answers. */
+  private readonly sent: Sent[] = [];
   private readonly spare: Buffer[] = [];
+  /** Buffers of encoded pack entries the worker handed back, for the next batches. */
+  private readonly spareOut: Buffer[] = [];
   private worker: Worker | undefined;
   private nextId = 0;
   private inFlight = 0;
@@ -149,17 +205,24 @@ export class WorkTreeWriter {
   private error: unknown;
   constructor(private readonly dir: string) {}
 
-  write(path: string, f: TreeFile, content: Buffer, existed: boolean): void {
+  /**
+   * Writes a working tree file; with `pack`, also adds its content as the
+   * blob `f.oid` (encoded by the worker when the file goes to a batch).
+   */
+  write(path: string, f: TreeFile, content: Buffer, existed: boolean, pack?: PackWriter): void {
     if (f.mode === '120000' || existed || content.length > BATCH_BYTES || isLongPath(join(this.dir, path))) {
+      pack?.add('blob', content, f.oid);
       writeWorkTree(this.dir, path, f, content, existed);
       return;
     }
     ensureDir(this.dir, dirname(path));
-    if (this.current && this.current.used + content.length > BATCH_BYTES) this.post();
-    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [], paths: [] });
+    if (this.current && (this.current.used + content.length > BATCH_BYTES || this.current.pack !== pack)) this.post();
+    const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [], paths: [], oids: [], pack });
+    const packed = pack?.claim(f.oid) ?? false;
     content.copy(b.data, b.used);
-    b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length]);
+    b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length, packed ? 1 : 0]);
     b.paths.push(path);
+    b.oids.push(packed ? f.oid : undefined);
     b.used += content.length;
     if (b.items.length >= BATCH_FILES) this.post();
   }
@@ -177,10 +240,19 @@ export class WorkTreeWriter {
         if (this.inFlight === 0) worker.unref();
         for (const w of this.waiters.splice(0)) w();
       };
-      worker.on('message', ({ error, data, stats }: { error?: { code?: string; message: string }; data: Uint8Array; stats: Uint32Array }) => {
-        const paths = this.sent.shift()!;
+      worker.on('message', ({ error, data, stats, out, used }: { error?: { code?: string; message: string }; data: Uint8Array; stats: Uint32Array; out?: Uint8Array; used: number }) => {
+        const sent = this.sent.shift()!;
+        const enc = out && Buffer.from(out.buffer, out.byteOffset, out.byteLength);
         if (error) this.error ??= Object.assign(new Error(error.message), error.code ? { code: error.code } : {});
-        else for (let i = 0; i < paths.length; i++) this.stats.set(paths[i]!, stats, i * STATS);
+        else {
+          for (let i = 0; i < sent.paths.length; i++) this.stats.set(sent.paths[i]!, stats, i * STRIDE);
+          try {
+            if (enc && sent.pack) sent.pack.appendEncoded(enc, used, sent.oids, stats, STRIDE, STATS);
+          } catch (e) {
+            this.error ??= e;
+          }
+        }
+        if (enc) this.spareOut.push(enc);
         this.spare.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         this.inFlight--;
         settled();
@@ -193,9 +265,12 @@ export class WorkTreeWriter {
       });
     }
     this.inFlight++;
-    this.sent.push(b.paths);
+    this.sent.push({ paths: b.paths, oids: b.oids, pack: b.pack });
     this.worker.ref();
-    this.worker.postMessage({ id: this.nextId++, data: b.data, items: b.items }, [b.data.buffer as ArrayBuffer]);
+    const out = b.pack ? this.spareOut.pop() : undefined;
+    const transfer = [b.data.buffer as ArrayBuffer];
+    if (out) transfer.push(out.buffer as ArrayBuffer);
+    this.worker.postMessage({ id: this.nextId++, data: b.data, items: b.items, out, level: b.pack?.level ?? 1 }, transfer);
   }
 
   private until(done: () => boolean): Promise<void> | undefined {
@@ -222,9 +297,12 @@ export class WorkTreeWriter {
       // One batch at most: not worth a thread.
       const b = this.current;
       this.current = undefined;
-      for (const [full, mode, start, end] of b.items) {
+      for (let i = 0; i < b.items.length; i++) {
+        const [full, mode, start, end] = b.items[i]!;
         if (this.error) break;
         try {
+          const oid = b.oids[i];
+          if (oid !== undefined) b.pack!.writeClaimed('blob', b.data.subarray(start, end), oid);
           writeAt(full, { oid: '', mode: mode === 0o755 ? '100755' : '100644' }, b.data.subarray(start, end), false);
         } catch (e) {
           this.error = e;
