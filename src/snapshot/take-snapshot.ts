@@ -139,8 +139,8 @@ class Applier {
     const { dir } = this;
     this.start();
     for (const f of diff.ownFiles) this.write(f.path, f.file, f.content, f.existed);
-    await this.worktree.flush();
-    for (const c of diff.changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
+    // The worker creates the last files while the trees are built here.
+    this.worktree.send();
     // Only directories above a changed path are rebuilt; the others keep
     // HEAD's tree ids (read from HEAD's trees along the changed paths).
     const changed = changedPaths(base, diff.next);
@@ -150,6 +150,9 @@ class Applier {
     for (const t of trees) pack.add('tree', t.content, t.oid);
     const message = commitMessage(info, diff.changes.filter((c) => !c.path.endsWith('/') || !c.metaOnly), diff.changedTasks);
     const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp: info.timestamp }, message }));
+    // Every blob is in the pack once the worker is done.
+    await this.worktree.flush();
+    for (const c of diff.changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
     pack.finish();
     updateHead({ dir, oid: commitOid, expected: head });
     writeIndex({ dir, files: diff.next, known: this.worktree.stats, ...(head ? { changed } : {}) });

@@ -227,6 +227,11 @@ export class WorkTreeWriter {
     if (b.items.length >= BATCH_FILES) this.post();
   }
 
+  /** Hands what is batched to the worker now, when there is one (flush waits for it). */
+  send(): void {
+    if (this.worker) this.post();
+  }
+
   /** Hands the current batch to the worker, started on first use; its buffer is transferred, not copied. */
   private post(): void {
     const b = this.current;
