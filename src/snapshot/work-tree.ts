@@ -127,7 +127,8 @@ parentPort.on('message', ({ id, data, items, out, level }) => {
         fs.closeSync(fd);
       }
       if (pack) {
-        const body = zlib.deflateSync(data.subarray(start, end), { level, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+        // An output buffer the size of the input (not zlib's 16 KiB): small ones come from the pool.
+        const body = zlib.deflateSync(data.subarray(start, end), { level, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: end - start + 64 });
         const need = used + 16 + body.length;
         if (!enc || need > enc.length) {
           const grown = Buffer.allocUnsafeSlow(Math.max(need, enc ? enc.length * 2 : 1 << 20));
@@ -238,7 +239,9 @@ export class WorkTreeWriter {
     if (!b) return;
     this.current = undefined;
     if (!this.worker) {
-      const worker = new Worker(WORKER_CODE, { eval: true });
+      // A small young generation: the worker's garbage (a zlib stream and an
+      // output buffer per blob, stat objects) is collected while it is small.
+      const worker = new Worker(WORKER_CODE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       this.worker = worker;
       // Keeps the process alive only while a batch is being written.
       const settled = () => {
