@@ -121,7 +121,9 @@ export class PackWriter {
 
   private encode(type: ObjectType, content: Uint8Array, oid: string): void {
     this.open();
-    const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY });
+    // An output buffer the size of the input: a small one comes from the
+    // pool instead of a fresh 16 KiB buffer (zlib's default) kept until GC.
+    const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: Math.min(content.length + 64, STAGE) });
     if (this.staged + 10 + body.length > STAGE) this.flush();
     const start = this.staged;
     this.staged = writePackHeader(this.stage, start, TYPE_CODE[type], content.length);
