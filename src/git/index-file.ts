@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
 import { comparePaths } from './path-order.ts';
-import { decodeName, encodeName, onPath } from '../util/name-bytes.ts';
+import { decodeName, encodeName, hasRawBytes, onPath } from '../util/name-bytes.ts';
 
 /** One entry of a .git/index, as offsets into the file's bytes (no copy). */
 export interface IndexEntry {
@@ -180,8 +180,10 @@ export function writeIndex({ dir, files, changed, known }: { dir: string; files:
         }
       }
       if (copied) continue;
-      const name = encodeName(path);
-      const len = 62 + name.length;
+      // Only a name holding raw bytes is encoded on its own: no buffer per path.
+      const raw = hasRawBytes(path) ? encodeName(path) : undefined;
+      const nameLen = raw ? raw.length : Buffer.byteLength(path);
+      const len = 62 + nameLen;
       const padded = Math.ceil((len + 1) / 8) * 8;
       const base = out.reserve(padded);
       const e = out.target;
@@ -208,8 +210,9 @@ export function writeIndex({ dir, files, changed, known }: { dir: string; files:
       }
       u32(parseInt(f.mode, 8), 24);
       e.write(f.oid, base + 40, 20, 'hex');
-      e.writeUInt16BE(Math.min(name.length, 0xfff), base + 60);
-      name.copy(e, base + 62);
+      e.writeUInt16BE(Math.min(nameLen, 0xfff), base + 60);
+      if (raw) raw.copy(e, base + 62);
+      else e.write(path, base + 62, 'utf8');
     }
     out.finish();
     fsyncSync(fd);
