@@ -85,7 +85,7 @@ const STRIDE = STATS + 3;
  * snapshot's CPU time, and this thread otherwise mostly waits on the kernel.
  */
 const WORKER_CODE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const lo = (v) => Number(v & 0xffffffffn);
@@ -147,6 +147,8 @@ parentPort.on('message', ({ id, data, items, out, level }) => {
       break;
     }
   }
+  // Written: the main thread reads it to see how far behind this thread is.
+  Atomics.store(workerData.done, 0, id + 1);
   const transfer = [data.buffer, stats.buffer];
   if (enc) transfer.push(enc.buffer);
   parentPort.postMessage({ id, error, data, stats, out: enc, used }, transfer);
@@ -178,6 +180,8 @@ const BATCH_FILES = 256;
 const BATCH_BYTES = 1 << 20;
 /** Batches handed to the worker and not written yet, at most. */
 const MAX_IN_FLIGHT = 4;
+/** From this many batches not written yet, the main thread deflates the next blobs itself. */
+const BEHIND = 2;
 
 /**
  * Working tree writes of a commit. New files are copied into batches that a
@@ -201,6 +205,8 @@ export class WorkTreeWriter {
   private readonly spareOut: Buffer[] = [];
   private worker: Worker | undefined;
   private nextId = 0;
+  /** How many batches the worker has written (it stores the count; no message needed to read it). */
+  private readonly done = new Int32Array(new SharedArrayBuffer(4));
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private error: unknown;
@@ -219,7 +225,13 @@ export class WorkTreeWriter {
     ensureDir(this.dir, dirname(path));
     if (this.current && (this.current.used + content.length > BATCH_BYTES || this.current.pack !== pack)) this.post();
     const b = (this.current ??= { data: this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES), used: 0, items: [], paths: [], oids: [], pack });
-    const packed = pack?.claim(f.oid) ?? false;
+    // The blob is deflated by whichever thread has time: here when the
+    // worker is behind (creating files is slow on some disks), else there.
+    let packed = false;
+    if (pack) {
+      if (this.nextId - Atomics.load(this.done, 0) >= BEHIND) pack.add('blob', content, f.oid);
+      else packed = pack.claim(f.oid);
+    }
     content.copy(b.data, b.used);
     b.items.push([fsPath(join(this.dir, path)), f.mode === '100755' ? 0o755 : 0o644, b.used, b.used + content.length, packed ? 1 : 0]);
     b.paths.push(path);
@@ -241,7 +253,7 @@ export class WorkTreeWriter {
     if (!this.worker) {
       // A small young generation: the worker's garbage (a zlib stream and an
       // output buffer per blob, stat objects) is collected while it is small.
-      const worker = new Worker(WORKER_CODE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const worker = new Worker(WORKER_CODE, { eval: true, workerData: { done: this.done }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       this.worker = worker;
       // Keeps the process alive only while a batch is being written.
       const settled = () => {
