@@ -131,7 +131,7 @@ parentPort.on('message', ({ id, data, items, out, level }) => {
         const body = zlib.deflateSync(data.subarray(start, end), { level, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: end - start + 64 });
         const need = used + 16 + body.length;
         if (!enc || need > enc.length) {
-          const grown = Buffer.allocUnsafeSlow(Math.max(need, enc ? enc.length * 2 : 1 << 20));
+          const grown = Buffer.allocUnsafeSlow(Math.max(need, enc ? enc.length * 2 : 1 << 18));
           if (enc) enc.copy(grown, 0, 0, used);
           enc = grown;
         }
@@ -253,7 +253,7 @@ export class WorkTreeWriter {
     if (!this.worker) {
       // A small young generation: the worker's garbage (a zlib stream and an
       // output buffer per blob, stat objects) is collected while it is small.
-      const worker = new Worker(WORKER_CODE, { eval: true, workerData: { done: this.done }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const worker = new Worker(WORKER_CODE, { eval: true, workerData: { done: this.done }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
       this.worker = worker;
       // Keeps the process alive only while a batch is being written.
       const settled = () => {
