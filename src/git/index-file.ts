@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TreeFile } from './objects.ts';
 import { comparePaths } from './path-order.ts';
-import { decodeName, encodeName, onPath } from '../util/name-bytes.ts';
+import { decodeName, encodeName, hasRawBytes, onPath } from '../util/name-bytes.ts';
 
 /** One entry of a .git/index, as offsets into the file's bytes (no copy). */
 export interface IndexEntry {
@@ -72,6 +72,45 @@ function currentIndex(dir: string): { bytes: Buffer; offs: number[] } {
   return version === undefined ? none : { bytes: b, offs };
 }
 
+/**
+ * Index stat fields of working tree files known without an lstat (their
+ * writer took them with fstat on the open file): per path, nine 32-bit
+ * values in this order, each the low 32 bits as the index keeps them.
+ */
+export const STAT_FIELDS = ['ctimeSec', 'ctimeNsec', 'mtimeSec', 'mtimeNsec', 'dev', 'ino', 'uid', 'gid', 'size'] as const;
+/** Where each of STAT_FIELDS goes in an index entry. */
+const STAT_AT = [0, 4, 8, 12, 16, 20, 28, 32, 36];
+
+export class KnownStats {
+  /** path -> slot; the values in one flat array, not an object per file. */
+  private readonly slots = new Map<string, number>();
+  private data = new Uint32Array(STAT_FIELDS.length * 1024);
+
+  /** Records `path`'s fields, read from `src` at `at`. */
+  set(path: string, src: Uint32Array, at: number): void {
+    const n = STAT_FIELDS.length;
+    let slot = this.slots.get(path);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      if ((slot + 1) * n > this.data.length) {
+        const grown = new Uint32Array(this.data.length * 2);
+        grown.set(this.data);
+        this.data = grown;
+      }
+      this.slots.set(path, slot);
+    }
+    this.data.set(src.subarray(at, at + n), slot * n);
+  }
+
+  /** Writes `path`'s fields into the index entry at `base` of `e`; false when unknown. */
+  write(path: string, e: Buffer, base: number): boolean {
+    const slot = this.slots.get(path);
+    if (slot === undefined) return false;
+    for (let i = 0; i < STAT_AT.length; i++) e.writeUInt32BE(this.data[slot * STAT_FIELDS.length + i]!, base + STAT_AT[i]!);
+    return true;
+  }
+}
+
 /** Index bytes go to the file through one buffer, hashed on the way. */
 class IndexOut {
   private readonly buf = Buffer.allocUnsafe(1 << 20);
@@ -103,9 +142,10 @@ class IndexOut {
 /**
  * With `changed` (the paths whose working tree files this run wrote or
  * removed), the entries of all other paths are copied from the current index
- * instead of being lstat'ed again.
+ * instead of being lstat'ed again; with `known`, the files this run created
+ * take the stat data their writer recorded, also without an lstat.
  */
-export function writeIndex({ dir, files, changed }: { dir: string; files: ReadonlyMap<string, TreeFile>; changed?: ReadonlySet<string> }): void {
+export function writeIndex({ dir, files, changed, known }: { dir: string; files: ReadonlyMap<string, TreeFile>; changed?: ReadonlySet<string>; known?: KnownStats }): void {
   // Entries of paths not in `changed` whose blob and mode are still
   // `files`'s are copied: their working tree files were not rewritten, so
   // their stat data still holds. Both lists are in path order: one merge.
@@ -140,19 +180,23 @@ export function writeIndex({ dir, files, changed }: { dir: string; files: Readon
         }
       }
       if (copied) continue;
-      let st: BigIntStats | undefined;
-      try {
-        st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
-      } catch {
-        st = undefined; // missing in the working tree: zero stat makes git re-check it
-      }
-      const name = encodeName(path);
-      const len = 62 + name.length;
+      // Only a name holding raw bytes is encoded on its own: no buffer per path.
+      const raw = hasRawBytes(path) ? encodeName(path) : undefined;
+      const nameLen = raw ? raw.length : Buffer.byteLength(path);
+      const len = 62 + nameLen;
       const padded = Math.ceil((len + 1) / 8) * 8;
       const base = out.reserve(padded);
       const e = out.target;
       e.fill(0, base, base + padded);
       const u32 = (v: bigint | number, at: number) => e.writeUInt32BE(Number(BigInt(v) & 0xffffffffn), base + at);
+      let st: BigIntStats | undefined;
+      if (!known?.write(path, e, base)) {
+        try {
+          st = onPath(join(dir, path), (p) => lstatSync(p, { bigint: true }));
+        } catch {
+          st = undefined; // missing in the working tree: zero stat makes git re-check it
+        }
+      }
       if (st) {
         u32(st.ctimeNs / 1_000_000_000n, 0);
         u32(st.ctimeNs % 1_000_000_000n, 4);
@@ -166,8 +210,9 @@ export function writeIndex({ dir, files, changed }: { dir: string; files: Readon
       }
       u32(parseInt(f.mode, 8), 24);
       e.write(f.oid, base + 40, 20, 'hex');
-      e.writeUInt16BE(Math.min(name.length, 0xfff), base + 60);
-      name.copy(e, base + 62);
+      e.writeUInt16BE(Math.min(nameLen, 0xfff), base + 60);
+      if (raw) raw.copy(e, base + 62);
+      else e.write(path, base + 62, 'utf8');
     }
     out.finish();
     fsyncSync(fd);

@@ -22,7 +22,11 @@ export class PackWriter {
   private offsets: number[] = [];
   private crcs: number[] = [];
   private readonly known = new Set<string>();
-  private readonly level: number;
+  /** Objects another thread is encoding (claim), added by appendEncoded or writeClaimed. */
+  private readonly claimed = new Set<string>();
+  private aborted = false;
+  /** The zlib level of every object, also for entries encoded elsewhere. */
+  readonly level: number;
   /**
    * Written objects not yet handed to the kernel, copied into one buffer:
    * one write per MiB, and deflate's output buffers die young instead of
@@ -43,18 +47,83 @@ export class PackWriter {
   }
 
   has(oid: string): boolean {
-    return this.known.has(oid);
+    return this.known.has(oid) || this.claimed.has(oid);
   }
 
   /** Adds an object and returns its id. Adding the same object twice is a no-op. */
   add(type: ObjectType, content: Uint8Array, knownOid?: string): string {
     const oid = knownOid ?? hashObject(type, content);
-    if (this.known.has(oid)) return oid;
-    if (this.fd === undefined) {
-      this.fd = openSync(this.tmpPath, 'w+', 0o600);
-      writeSync(this.fd, Buffer.alloc(12));
+    if (this.has(oid)) return oid;
+    this.encode(type, content, oid);
+    return oid;
+  }
+
+  /**
+   * Reserves `oid` for an entry encoded by another thread (its type and size
+   * header, then the deflated content, at this pack's level) and handed over
+   * with appendEncoded. False when the pack has or expects the object already.
+   */
+  claim(oid: string): boolean {
+    if (this.has(oid)) return false;
+    this.claimed.add(oid);
+    return true;
+  }
+
+  /** A claimed object encoded here after all. */
+  writeClaimed(type: ObjectType, content: Uint8Array, oid: string): void {
+    if (!this.claimed.delete(oid)) throw new Error(`pack writer: ${oid} was not claimed`);
+    this.encode(type, content, oid);
+  }
+
+  /**
+   * Appends entries encoded elsewhere: `bytes[0, length)` holds them one
+   * after the other; entry i (where `oids[i]` is set) spans
+   * `spans[i * stride + col]` to `spans[i * stride + col + 1]` and has the
+   * CRC-32 `spans[i * stride + col + 2]`. Ignored once the pack is aborted.
+   */
+  appendEncoded(bytes: Buffer, length: number, oids: readonly (string | undefined)[], spans: Uint32Array, stride: number, col: number): void {
+    if (this.aborted || length === 0) return;
+    this.open();
+    if (this.staged + length <= STAGE) {
+      bytes.copy(this.stage, this.staged, 0, length);
+      this.staged += length;
+    } else {
+      this.flush();
+      for (let off = 0; off < length; ) off += writeSync(this.fd!, bytes, off, length - off);
     }
-    const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY });
+    for (let i = 0; i < oids.length; i++) {
+      const oid = oids[i];
+      if (oid === undefined) continue;
+      if (!this.claimed.delete(oid)) throw new Error(`pack writer: ${oid} was not claimed`);
+      this.record(oid, this.offset + spans[i * stride + col]!, spans[i * stride + col + 2]!);
+    }
+    this.offset += length;
+  }
+
+  private open(): void {
+    if (this.fd !== undefined) return;
+    this.fd = openSync(this.tmpPath, 'w+', 0o600);
+    writeSync(this.fd, Buffer.alloc(12));
+  }
+
+  private record(oid: string, offset: number, crc: number): void {
+    const n = this.offsets.length;
+    if ((n + 1) * 20 > this.oids.length) {
+      const grown = Buffer.allocUnsafe(this.oids.length * 2);
+      this.oids.copy(grown, 0, 0, n * 20);
+      this.oids = grown;
+    }
+    this.oids.write(oid, n * 20, 20, 'hex');
+    this.offsets.push(offset);
+    this.crcs.push(crc);
+    this.known.add(oid);
+  }
+
+  private encode(type: ObjectType, content: Uint8Array, oid: string): void {
+    this.open();
+    // An output buffer the size of the input: a small one comes from the
+    // pool instead of a fresh 16 KiB buffer (zlib's default) kept until GC.
+    const body = deflateSync(content, { level: this.level, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: Math.min(content.length + 64, STAGE) });
     if (this.staged + 10 + body.length > STAGE) this.flush();
     const start = this.staged;
     this.staged = writePackHeader(this.stage, start, TYPE_CODE[type], content.length);
@@ -65,21 +134,11 @@ export class PackWriter {
       this.staged += body.length;
     } else {
       this.flush();
-      writeSync(this.fd, body);
+      writeSync(this.fd!, body);
     }
     crc = crc32(body, crc);
-    const n = this.offsets.length;
-    if ((n + 1) * 20 > this.oids.length) {
-      const grown = Buffer.allocUnsafe(this.oids.length * 2);
-      this.oids.copy(grown, 0, 0, n * 20);
-      this.oids = grown;
-    }
-    this.oids.write(oid, n * 20, 20, 'hex');
-    this.offsets.push(this.offset);
-    this.crcs.push(crc);
+    this.record(oid, this.offset, crc);
     this.offset += headerEnd - start + body.length;
-    this.known.add(oid);
-    return oid;
   }
 
   private flush(): void {
@@ -90,6 +149,7 @@ export class PackWriter {
 
   /** Finishes the pack; returns its name or undefined when nothing was added. */
   finish({ fsync = true }: { fsync?: boolean } = {}): string | undefined {
+    if (this.claimed.size > 0) throw new Error(`pack writer: ${this.claimed.size} claimed objects were never written`);
     if (this.fd === undefined) return undefined;
     this.flush();
     const fd = this.fd;
@@ -132,6 +192,7 @@ export class PackWriter {
   }
 
   abort(): void {
+    this.aborted = true;
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);

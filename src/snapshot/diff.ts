@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import type { Entry, TaskPlan } from '../modules/types.ts';
 import { hashObject, type GitMode } from '../git/objects.ts';
 import { comparePaths } from '../git/path-order.ts';
-import { formatMetadata, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
+import { formatMetadataBytes, METADATA_PATH, type MetaEntry } from './read-metadata.ts';
 import { SECRETS_PATH, formatSecrets } from './head-state.ts';
 import type { CachedFile } from './state-cache.ts';
 import { displayName } from '../util/name-bytes.ts';
@@ -221,7 +221,7 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
   // function of paths, types, modes and owners: without an added, deleted or
   // metadata-only change it is HEAD's, neither rebuilt nor formatted again.
   const structural = head.metaText === undefined || changes.some((c) => c.status !== 'modified' || c.metaOnly) || kept.size > 0;
-  const metaText = structural ? Buffer.from(formatMetadata(metaEntries())) : head.metaText!;
+  const metaText = structural ? formatMetadataBytes(metaEntries()) : head.metaText!;
   function metaEntries(): MetaEntry[] {
     const meta: MetaEntry[] = [];
     for (const e of prep.entries) {

@@ -147,6 +147,29 @@ export function formatMetadata(entries: Iterable<MetaEntry>): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * formatMetadata's bytes (UTF-8), made in pieces: no array of every line and
+ * no string of the whole file next to its bytes (50k entries are ~4 MB).
+ */
+export function formatMetadataBytes(entries: Iterable<MetaEntry>): Buffer {
+  const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
+  const pieces: Buffer[] = [];
+  let piece = METADATA_HEADER + '\n';
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i]!;
+    if (i > 0 && sorted[i - 1]!.path === e.path) {
+      throw new ProxsaveError('REPOSITORY', `metadata lists ${JSON.stringify(e.path)} twice`);
+    }
+    piece += formatMetadataLine(e) + '\n';
+    if (piece.length >= 1 << 16) {
+      pieces.push(Buffer.from(piece));
+      piece = '';
+    }
+  }
+  pieces.push(Buffer.from(piece));
+  return Buffer.concat(pieces);
+}
+
 const FIELD = /^([fdlh]) ([0-7]{4}) (\d+) (\d+) (\S+) (\S+) (.+)$/s;
 
 export function parseMetadataLine(line: string, lineNo = 0): MetaEntry {

@@ -131,8 +131,7 @@ class Applier {
   }
 
   private write(path: string, file: CachedFile, content: Buffer, existed: boolean): void {
-    this.pack!.add('blob', content, file.oid);
-    this.worktree.write(path, file, content, existed);
+    this.worktree.write(path, file, content, existed, this.pack!);
   }
 
   /** Remaining content, deletions, trees, commit, branch, index, stat cache. Returns the commit id. */
@@ -140,8 +139,8 @@ class Applier {
     const { dir } = this;
     this.start();
     for (const f of diff.ownFiles) this.write(f.path, f.file, f.content, f.existed);
-    await this.worktree.flush();
-    for (const c of diff.changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
+    // The worker creates the last files while the trees are built here.
+    this.worktree.send();
     // Only directories above a changed path are rebuilt; the others keep
     // HEAD's tree ids (read from HEAD's trees along the changed paths).
     const changed = changedPaths(base, diff.next);
@@ -151,9 +150,12 @@ class Applier {
     for (const t of trees) pack.add('tree', t.content, t.oid);
     const message = commitMessage(info, diff.changes.filter((c) => !c.path.endsWith('/') || !c.metaOnly), diff.changedTasks);
     const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp: info.timestamp }, message }));
+    // Every blob is in the pack once the worker is done.
+    await this.worktree.flush();
+    for (const c of diff.changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);
     pack.finish();
     updateHead({ dir, oid: commitOid, expected: head });
-    writeIndex({ dir, files: diff.next, ...(head ? { changed } : {}) });
+    writeIndex({ dir, files: diff.next, known: this.worktree.stats, ...(head ? { changed } : {}) });
     saveStateCache({ dir, cache: { head: commitOid, files: diff.next } });
     saveHeadText(dir, 'metadata', diff.metaText);
     saveHeadText(dir, 'secrets', diff.secretsText);
