@@ -14,8 +14,6 @@ import { createProcessRunner, type ProcessRunner } from '../ports/process-runner
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { FACT_NAMES, loadTasks, type LoadedTask } from '../tasks/load-tasks.ts';
 
-export const VERSION = '0.1.0';
-
 export interface Context {
   config: Config;
   root: HostRoot;

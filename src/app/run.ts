@@ -15,7 +15,7 @@ import type { PushResult } from '../storage/push.ts';
 import { createTargets } from '../storage/targets.ts';
 import type { Target } from '../storage/target.ts';
 import type { Context } from './context.ts';
-import { VERSION } from './context.ts';
+import { VERSION } from './version.ts';
 import type { ExportResult } from './export.ts';
 import { acquireLock } from './lock.ts';
 import { recordChecks } from './checks-log.ts';

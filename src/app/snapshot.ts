@@ -6,7 +6,7 @@ import { checkSnapshot, takeSnapshot } from '../snapshot/take-snapshot.ts';
 import type { Change } from '../snapshot/diff.ts';
 import { taskVerdict } from '../snapshot/task-status.ts';
 import type { Context } from './context.ts';
-import { VERSION } from './context.ts';
+import { VERSION } from './version.ts';
 import { planTasks, type Selection } from './plan-tasks.ts';
 import { failTasksUnder, mountProblems, roleOfCommit } from './host-guard.ts';
 import { readCommit } from '../git/commit.ts';

@@ -1,7 +1,7 @@
 // What every command file shares: the command shape, the environment it
 // runs in, and the small argument helpers.
 import type { ParseArgsConfig } from 'node:util';
-import { createContext, type Context } from '../app/context.ts';
+import type { Context } from '../app/context.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { ProxsaveError } from '../core/errors.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -32,8 +32,15 @@ export interface Command {
   run(c: CommandEnv): Promise<number>;
 }
 
-export function contextOf(c: CommandEnv): Context {
+/**
+ * The context (facts, the task catalogue) of the commands that need it,
+ * loaded on first use: the YAML and schema libraries behind the catalogue
+ * are a third of the CLI's start-up, and log, show, export or verify need
+ * none of it.
+ */
+export async function contextOf(c: CommandEnv): Promise<Context> {
   const { config } = c.loadConfig();
+  const { createContext } = await import('../app/context.ts');
   return createContext({ config, clock: c.clock(), reporter: c.out.reporter, env: c.env });
 }
 

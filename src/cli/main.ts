@@ -3,7 +3,7 @@
 // top-level catch turns errors into exit codes (src/cli/exit-codes.ts).
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { VERSION } from '../app/context.ts';
+import { VERSION } from '../app/version.ts';
 import { checkRootPrefix, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import type { KeyName } from '../config/keys.ts';
 import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts';

@@ -1,6 +1,5 @@
 // proxsave diff: drift between the live host and a snapshot, or two snapshots.
 import type { FileDiff } from '../../app/history.ts';
-import { snapshot } from '../../app/snapshot.ts';
 import { countLines } from '../../util/patch.ts';
 import { EXIT } from '../exit-codes.ts';
 import { displayName } from '../../util/name-bytes.ts';
@@ -25,8 +24,9 @@ export const diffCmd: Command = {
     let metaOnly = new Set<string>();
     let dir: string;
     if (c.args.length === 0) {
-      const ctx = contextOf(c);
+      const ctx = await contextOf(c);
       dir = ctx.config.SNAPSHOT_PATH;
+      const { snapshot } = await import('../../app/snapshot.ts');
       const r = await snapshot(ctx, { check: true, keepContent: true });
       ({ files, metaOnly } = liveDiffs(r));
       const volatile = new Set(r.changes.filter((x) => x.volatile).map((x) => x.path));

@@ -1,6 +1,6 @@
 // proxsave export: a verified archive of one snapshot.
 import { setFlagsFromString } from 'node:v8';
-import { VERSION } from '../../app/context.ts';
+import { VERSION } from '../../app/version.ts';
 import { ProxsaveError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatBytes } from '../../util/size.ts';

@@ -8,7 +8,7 @@ export const factsCmd: Command = {
   options: {},
   async run(c) {
     noExtraArgs(c, 0);
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     if (c.out.json) c.out.emit({ facts: publicFacts(ctx), evidence: ctx.facts.evidence });
     else {
       for (const [k, v] of Object.entries(publicFacts(ctx))) c.out.out(`${k.padEnd(14)} ${v ?? '-'}${ctx.facts.evidence[k] ? c.out.paint.dim(`  (${ctx.facts.evidence[k]})`) : ''}`);

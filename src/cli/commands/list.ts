@@ -12,7 +12,7 @@ Without --verify, "verified" is never claimed: an archive whose sidecars are
 present and consistent shows when a run last checked it.`,
   options: { target: { type: 'string' }, 'all-hosts': { type: 'boolean' }, verify: { type: 'boolean' } },
   async run(c) {
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     const target = targetOption(c.values.target);
     const verify = c.values.verify === true;
     const { listArchives, describeState } = await import('../../app/list.ts');

@@ -8,7 +8,7 @@ export const pruneCmd: Command = {
   help: `  --dry-run  print each keep/remove decision with its reason; delete nothing`,
   options: { target: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   async run(c) {
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     const target = targetOption(c.values.target);
     const dryRun = c.values['dry-run'] === true;
     const { prune } = await import('../../app/prune.ts');

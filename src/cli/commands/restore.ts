@@ -4,7 +4,7 @@ import { EXIT } from '../exit-codes.ts';
 import { type CommandEnv, type Command, contextOf, list, targetOption } from '../command.ts';
 
 async function openFromArgs(c: CommandEnv) {
-  const ctx = contextOf(c);
+  const ctx = await contextOf(c);
   const v = c.values;
   const rev = typeof v.rev === 'string' ? v.rev : undefined;
   const target = targetOption(v.target);

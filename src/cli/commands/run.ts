@@ -51,7 +51,7 @@ A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
   17 * * * *  root  proxsave run -q`,
   options: { 'dry-run': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },
   async run(c) {
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     const { runJob, writeRunReport } = await import('../../app/run.ts');
     // Notifications, metrics and the fleet push never change the exit code.
     const afterRun = async (rep: RunReport) => (await import('../../ops/after-run.ts')).afterRun({ ctx, report: rep, exitCode: runExitCode(rep), reporter: c.out.reporter });

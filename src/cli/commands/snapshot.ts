@@ -1,5 +1,5 @@
 // proxsave snapshot: run the tasks, commit when something changed.
-import { snapshot, type SnapshotReport } from '../../app/snapshot.ts';
+import type { SnapshotReport } from '../../app/snapshot.ts';
 import { exitCodeForSnapshot } from '../exit-codes.ts';
 import { type Command, contextOf, list, noExtraArgs } from '../command.ts';
 import { renderTasks, renderChanges, liveDiffs } from '../render.ts';
@@ -21,13 +21,14 @@ export const snapshotCmd: Command = {
   options: { check: { type: 'boolean' }, diff: { type: 'boolean' }, tags: { type: 'string', multiple: true }, 'skip-tags': { type: 'string', multiple: true }, message: { type: 'string', short: 'm' }, 'show-secrets': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },
   async run(c) {
     noExtraArgs(c, 0);
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     const check = c.values.check === true;
     // Writers take the same lock as `run`, so a snapshot never races a scheduled run.
     const { acquireLock } = await import('../../app/lock.ts');
     const lock = check ? undefined : acquireLock({ dir: ctx.config.LOCK_PATH });
     let r: SnapshotReport;
     try {
+      const { snapshot } = await import('../../app/snapshot.ts');
       r = await snapshot(ctx, {
         check,
         locked: lock !== undefined,

@@ -1,5 +1,4 @@
 // proxsave tasks: the catalogue and whether each task runs here.
-import { allTasks, skipReason } from '../../app/plan-tasks.ts';
 import { EXIT } from '../exit-codes.ts';
 import { publicFacts, type Command, contextOf, list, noExtraArgs } from '../command.ts';
 
@@ -9,8 +8,9 @@ export const tasksCmd: Command = {
   options: { tags: { type: 'string', multiple: true }, 'skip-tags': { type: 'string', multiple: true } },
   async run(c) {
     noExtraArgs(c, 0);
-    const ctx = contextOf(c);
+    const ctx = await contextOf(c);
     const sel = { tags: list(c.values.tags), skipTags: list(c.values['skip-tags']) };
+    const { allTasks, skipReason } = await import('../../app/plan-tasks.ts');
     const rows = allTasks(ctx).map((t) => {
       const reason = skipReason(ctx, t, sel);
       return { name: t.name, module: t.module, tags: t.def.tags, when: t.def.when ?? null, toggle: t.def.toggle ?? null, critical: 'critical' in t.def && t.def.critical === true, runs: reason === undefined, ...(reason ? { reason } : {}), file: `${t.file}:${t.line}` };
