@@ -135,21 +135,12 @@ export function formatMetadataLine(entry: MetaEntry): string {
 
 /** The whole file: header, entries sorted by path (byte order), final newline. */
 export function formatMetadata(entries: Iterable<MetaEntry>): string {
-  const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
-  const lines = [METADATA_HEADER];
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i]!;
-    if (i > 0 && sorted[i - 1]!.path === e.path) {
-      throw new ProxsaveError('REPOSITORY', `metadata lists ${JSON.stringify(e.path)} twice`);
-    }
-    lines.push(formatMetadataLine(e));
-  }
-  return lines.join('\n') + '\n';
+  return formatMetadataBytes(entries).toString('utf8');
 }
 
 /**
- * formatMetadata's bytes (UTF-8), made in pieces: no array of every line and
- * no string of the whole file next to its bytes (50k entries are ~4 MB).
+ * The file's bytes (UTF-8), made in pieces: no array of every line and no
+ * string of the whole file next to its bytes (50k entries are ~4 MB).
  */
 export function formatMetadataBytes(entries: Iterable<MetaEntry>): Buffer {
   const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashObject, type GitMode } from '../../src/git/objects.ts';
-import { formatMetadata, formatMetadataBytes, METADATA_PATH, parseMetadata, type MetaEntry } from '../../src/snapshot/read-metadata.ts';
+import { formatMetadata, formatMetadataBytes, formatMetadataLine, METADATA_HEADER, METADATA_PATH, parseMetadata, type MetaEntry } from '../../src/snapshot/read-metadata.ts';
+import { comparePaths } from '../../src/git/path-order.ts';
 import { SECRETS_PATH, formatSecrets, parseSecrets } from '../../src/snapshot/head-state.ts';
 import { cachedId, compareEntry, diffSnapshot, finishDiff, prepareDiff, type Change, type DiffOptions, type EntryId, type HeadState, type SnapshotDiff } from '../../src/snapshot/diff.ts';
 import { taskVerdict } from '../../src/snapshot/task-status.ts';
@@ -358,10 +359,12 @@ test('task status is decided in one place: skipped, failed, changed, ok', () => 
   assert.deepEqual(taskVerdict(plans[0]!, withError), { status: 'failed', reason: '/x: cannot read (EIO)' }, 'a read error fails a task even with changes; the first one is the reason');
 });
 
-test('formatMetadataBytes gives the bytes of formatMetadata, over many pieces too', () => {
+test('formatMetadataBytes gives the header and the sorted lines, over many pieces too', () => {
   const entries: MetaEntry[] = [];
   for (let i = 0; i < 5000; i++) entries.push({ type: i % 9 ? 'f' : 'd', mode: 0o644, uid: i % 3, gid: 0, owner: 'root', group: 'grp', path: `etc/d${i % 37}/f\u00e9${i}\ttab` });
   entries.push({ type: 'f', mode: 0o600, uid: 0, gid: 0, owner: 'root', group: 'root', path: 'etc/d1/link', link: 'etc/d0/f\u00e90\ttab' });
-  assert.ok(formatMetadataBytes(entries).equals(Buffer.from(formatMetadata(entries))));
-  assert.ok(formatMetadataBytes([]).equals(Buffer.from(formatMetadata([]))));
+  // The file line by line, as one string.
+  const whole = (list: MetaEntry[]) => [METADATA_HEADER, ...[...list].sort((a, b) => comparePaths(a.path, b.path)).map(formatMetadataLine)].join('\n') + '\n';
+  assert.ok(formatMetadataBytes(entries).equals(Buffer.from(whole(entries))));
+  assert.ok(formatMetadataBytes([]).equals(Buffer.from(whole([]))));
 });
