@@ -206,8 +206,12 @@ export class PackWriter {
   }
 }
 
-/** Type and size header at `at`: 3 bits type, size in 4 + 7·n bits, little-endian groups. Returns the end. */
-function writePackHeader(out: Buffer, at: number, type: number, size: number): number {
+/**
+ * Type and size header at `at`: 3 bits type, size in 4 + 7·n bits,
+ * little-endian groups. Returns the end. Self-contained: the work-tree
+ * worker runs its source text (snapshot/work-tree).
+ */
+export function writePackHeader(out: Buffer, at: number, type: number, size: number): number {
   let c = (type << 4) | (size & 0x0f);
   let s = Math.floor(size / 16);
   while (s > 0) {

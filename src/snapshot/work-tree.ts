@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from '../git/objects.ts';
-import type { PackWriter } from '../git/pack-writer.ts';
+import { writePackHeader, type PackWriter } from '../git/pack-writer.ts';
 import { KnownStats, STAT_FIELDS, writeIndex } from '../git/index-file.ts';
 import { readBlob, readTreeFlat } from '../git/tree.ts';
 import { readCommit } from '../git/commit.ts';
@@ -90,18 +90,8 @@ const fs = require('node:fs');
 const zlib = require('node:zlib');
 const lo = (v) => Number(v & 0xffffffffn);
 const S = 1000000000n;
-// A blob's header: 3 bits of type, the size in 4 + 7n bits, little-endian groups.
-const header = (out, at, size) => {
-  let c = (3 << 4) | (size & 0x0f);
-  let s = Math.floor(size / 16);
-  while (s > 0) {
-    out[at++] = c | 0x80;
-    c = s & 0x7f;
-    s = Math.floor(s / 128);
-  }
-  out[at++] = c;
-  return at;
-};
+// The pack's own type and size header writer (git/pack-writer), as source text.
+const writePackHeader = ${writePackHeader.toString()};
 parentPort.on('message', ({ id, data, items, out, level }) => {
   let error;
   const stats = new Uint32Array(items.length * ${STRIDE});
@@ -136,7 +126,7 @@ parentPort.on('message', ({ id, data, items, out, level }) => {
           enc = grown;
         }
         const at = used;
-        used = header(enc, used, end - start);
+        used = writePackHeader(enc, used, 3, end - start); // 3: blob
         used += body.copy(enc, used);
         stats[i * ${STRIDE} + ${STATS}] = at;
         stats[i * ${STRIDE} + ${STATS + 1}] = used;
