@@ -206,8 +206,9 @@ export class TarParser extends Writable {
     if (pax.size > 0) this.pax = new Map();
     if (pax.has('path')) name = pax.get('path')!;
     if (pax.has('size')) size = Number(pax.get('size'));
-    // Only regular files (and contiguous/legacy files) carry data.
-    const hasData = typeflag === '0' || typeflag === '7';
+    // Regular (and contiguous) files carry data; so does any other type that
+    // states a size, except hard links, symlinks and directories.
+    const skip = typeflag === '0' || typeflag === '7' || (size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5') ? size + padding(size) : 0;
     if (this.onBrief) {
       const b = this.brief;
       b.name = name;
@@ -215,7 +216,7 @@ export class TarParser extends Writable {
       b.size = size;
       this.count++;
       this.onBrief(b);
-      if (hasData || (size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5')) this.skip = size + padding(size);
+      this.skip = skip;
       return;
     }
     const entry: ParsedEntry = {
@@ -232,7 +233,6 @@ export class TarParser extends Writable {
     this.count++;
     if (this.keep) this.entries.push(entry);
     this.onEntry?.(entry);
-    if (!hasData && size !== 0 && typeflag !== '1' && typeflag !== '2' && typeflag !== '5') this.skip = size + padding(size);
-    else if (hasData) this.skip = size + padding(size);
+    this.skip = skip;
   }
 }
