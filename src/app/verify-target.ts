@@ -1,7 +1,7 @@
 // proxsave verify --target T (--all | NAME…) [--download]: re-verify archives
 // where they are stored. Directory targets: full verification in place
 // (hash, decompression, tar, manifest). Cloud: the remote's sha256 through
-// `rclone hashsum` where the backend has one, else download and verify.
+// rclone where the backend has one, else download and verify.
 import { parseManifestText, parseSha256Sidecar } from '../archive/manifest.ts';
 import type { Config } from '../config/keys.ts';
 import { isProxsaveError, ProxsaveError } from '../core/errors.ts';

@@ -105,7 +105,7 @@ export const KEYS = {
   CLOUD_VERIFY_DOWNLOAD: { type: bool, default: 'false', section: 'Cloud target', doc: 'Verify uploads by downloading them instead of trusting the remote hash.' },
   RCLONE_CONFIG: { type: path, default: '', section: 'Cloud target', doc: "rclone.conf to use; empty means rclone's default." },
   RCLONE_TIMEOUT_CONNECTION: { type: int(1, 3600), default: '30', section: 'Cloud target', doc: 'rclone --contimeout in seconds.' },
-  RCLONE_TIMEOUT_OPERATION: { type: int(1, 86400), default: '300', section: 'Cloud target', doc: 'Seconds one rclone invocation may take before it is killed.' },
+  RCLONE_TIMEOUT_OPERATION: { type: int(1, 86400), default: '300', section: 'Cloud target', doc: 'Seconds one rclone operation (an upload, a listing, a hash) may take; then the rclone daemon is killed and the operation retried.' },
   RCLONE_RETRIES: { type: int(0, 20), default: '3', section: 'Cloud target', doc: 'Retries of a retryable rclone failure, with exponential backoff.' },
   RCLONE_BANDWIDTH_LIMIT: { type: str, default: '', section: 'Cloud target', doc: 'rclone --bwlimit value, e.g. 10M.' },
   RCLONE_FLAGS: { type: list, default: '', section: 'Cloud target', doc: 'Extra rclone flags, whitespace separated.' },

@@ -1,7 +1,8 @@
 // The cloud target: an rclone remote. Remotes have no rename we can rely on,
 // so completeness is marked by order instead: archive, verify, manifest, and
 // the `.sha256` sidecar last.
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
@@ -54,8 +55,8 @@ export class RcloneTarget implements Target {
   /**
    * The remote's listing, fetched once and reused until this target changes
    * the remote (put, remove) or `check` asks again: a run would otherwise
-   * list the same directory six or seven times, each an rclone start and,
-   * on S3, paged LIST requests.
+   * list the same directory six or seven times, each a round trip and, on
+   * S3, paged LIST requests.
    */
   #listing: Promise<{ name: string; size: number }[]> | undefined;
 
@@ -71,9 +72,20 @@ export class RcloneTarget implements Target {
     this.#verifyDownload = verifyDownload;
   }
 
-  #path(file: string): string {
-    if (this.#dir === '') return `${this.#remote}:${file}`;
-    return this.#dir.endsWith('/') ? `${this.location}${file}` : `${this.location}/${file}`;
+  /**
+   * A file of this target as the daemon's file server wants it: the remote's
+   * root (`box:` or, for an absolute path, `box:/`) and the rest of the path.
+   */
+  #rooted(file: string): [fs: string, path: string] {
+    const abs = this.#dir.startsWith('/');
+    const dir = abs ? this.#dir.slice(1) : this.#dir;
+    return [`${this.#remote}:${abs ? '/' : ''}`, dir === '' ? file : `${dir}/${file}`];
+  }
+
+  /** Uploads a local file as `name` in this target's directory. */
+  #copyParams(from: string, name: string) {
+    const abs = resolve(from);
+    return { srcFs: dirname(abs), srcRemote: basename(abs), dstFs: this.location, dstRemote: name };
   }
 
   /**
@@ -83,7 +95,9 @@ export class RcloneTarget implements Target {
    */
   async download(name: string, dir: string): Promise<string> {
     try {
-      for (const f of [name, name + SHA256_SUFFIX, name + MANIFEST_SUFFIX]) await this.#rclone.run(['copyto', this.#path(f), join(dir, f)]);
+      for (const f of [name, name + SHA256_SUFFIX, name + MANIFEST_SUFFIX]) {
+        await this.#rclone.call('operations/copyfile', { srcFs: this.location, srcRemote: f, dstFs: resolve(dir), dstRemote: f });
+      }
     } catch (e) {
       throw this.#fail(`downloading ${name}`, e);
     }
@@ -100,8 +114,7 @@ export class RcloneTarget implements Target {
   }
 
   #featuresOnce(): Promise<Features> {
-    this.#features ??= this.#rclone.run(['backend', 'features', `${this.#remote}:`]).then((out) => {
-      const j = JSON.parse(out) as { Hashes?: string[]; Features?: { About?: boolean } };
+    this.#features ??= this.#rclone.call<{ Hashes?: string[]; Features?: { About?: boolean } }>('operations/fsinfo', { fs: `${this.#remote}:` }).then((j) => {
       return { hashes: (j.Hashes ?? []).map((h) => h.toLowerCase()), about: j.Features?.About === true };
     });
     this.#features.catch(() => {
@@ -131,14 +144,14 @@ export class RcloneTarget implements Target {
   }
 
   async #list(): Promise<{ name: string; size: number }[]> {
-    let out: string;
+    let out: { list?: LsEntry[] };
     try {
-      out = await this.#rclone.run(['lsjson', '--files-only', '--no-mimetype', '--no-modtime', this.location]);
+      out = await this.#rclone.call('operations/list', { fs: this.location, remote: '', opt: { filesOnly: true, noMimeType: true, noModTime: true } });
     } catch (e) {
       if (e instanceof RcloneError && e.kind === 'not-found') return [];
       throw this.#fail('cannot list', e);
     }
-    return (JSON.parse(out) as LsEntry[]).filter((e) => !e.IsDir).map((e) => ({ name: e.Name, size: e.Size }));
+    return (out.list ?? []).filter((e) => !e.IsDir).map((e) => ({ name: e.Name, size: e.Size }));
   }
 
   async list(): Promise<StoredArchive[]> {
@@ -155,8 +168,8 @@ export class RcloneTarget implements Target {
 
   async readText(file: string): Promise<string | undefined> {
     try {
-      const text = await this.#rclone.run(['cat', this.#path(basename(file))]);
-      // Bucket backends (S3) answer `cat` of a missing object with nothing and exit 0.
+      const text = await this.#rclone.read(...this.#rooted(basename(file)), async (s) => (await buffer(s)).toString('utf8'));
+      // Bucket backends (S3) may answer a missing object with nothing rather than "not found".
       if (text === '' && !(await this.#files()).some((f) => f.name === basename(file))) return undefined;
       return text;
     } catch (e) {
@@ -175,7 +188,7 @@ export class RcloneTarget implements Target {
       if (size === undefined) return { ok: false, method: 'size', detail: 'archive is missing' };
       if (size !== expected.size) return { ok: false, method: 'size', detail: `size ${size} != expected ${expected.size}` };
       if (this.#verifyDownload) {
-        const h = await this.#rclone.stream(['cat', this.#path(name)], (s) => hashStream(s));
+        const h = await this.#rclone.read(...this.#rooted(name), (s) => hashStream(s));
         return { ...compareHashes(h, expected), method: 'download-sha256' };
       }
       const { hashes } = await this.#featuresOnce();
@@ -200,23 +213,26 @@ export class RcloneTarget implements Target {
 
   /** The remote's hash of one file, or undefined when the backend has none for it (e.g. S3 multipart without metadata). */
   async #hashsum(type: 'sha256' | 'md5', name: string): Promise<string | undefined> {
-    const out = await this.#rclone.run(['hashsum', type, this.#path(name)]);
-    const h = /^([0-9a-f]{32,64})\s/i.exec(out.trim())?.[1];
-    return h?.toLowerCase();
+    const out = await this.#rclone.call<{ item?: { Hashes?: Record<string, string> } | null }>('operations/stat', {
+      fs: this.location,
+      remote: name,
+      opt: { showHash: true, hashTypes: [type], noModTime: true, noMimeType: true },
+    });
+    const h = out.item?.Hashes?.[type];
+    return h && /^[0-9a-f]{32,64}$/i.test(h) ? h.toLowerCase() : undefined;
   }
 
   async put(files: ArchiveFiles, expected: ExpectedContent): Promise<VerifyResult> {
     const name = basename(files.archivePath);
-    const manifest = this.#path(name + MANIFEST_SUFFIX);
     let result: VerifyResult;
-    // Each rclone start costs ~0.1 s, so independent steps overlap: the features
+    // Independent steps overlap (the daemon serves them at once): the features
     // probe with the upload, the manifest upload with the verification. Only the
     // `.sha256` marker waits for a good verification.
     try {
-      await Promise.all([this.#copy(files.archivePath, this.#path(name)), this.#featuresOnce().catch(() => undefined)]);
+      await Promise.all([this.#copy(files.archivePath, name), this.#featuresOnce().catch(() => undefined)]);
       const [v] = await Promise.all([
         this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath }),
-        this.#copy(files.manifestPath, manifest),
+        this.#copy(files.manifestPath, name + MANIFEST_SUFFIX),
       ]);
       result = v;
     } catch (e) {
@@ -228,7 +244,7 @@ export class RcloneTarget implements Target {
       throw this.#fail(`uploaded ${name} does not verify (${result.method}): ${result.detail ?? ''}`, undefined, 'VERIFY');
     }
     try {
-      await this.#copy(files.sha256Path, this.#path(name + SHA256_SUFFIX));
+      await this.#copy(files.sha256Path, name + SHA256_SUFFIX);
     } catch (e) {
       throw this.#fail(`upload of the .sha256 marker of ${name} failed`, e);
     }
@@ -236,9 +252,9 @@ export class RcloneTarget implements Target {
   }
 
   /** An upload; the listing is read again afterwards, whatever the outcome. */
-  async #copy(from: string, to: string): Promise<void> {
+  async #copy(from: string, name: string): Promise<void> {
     try {
-      await this.#rclone.run(['copyto', from, to]);
+      await this.#rclone.call('operations/copyfile', this.#copyParams(from, name));
     } finally {
       this.#listing = undefined;
     }
@@ -253,7 +269,7 @@ export class RcloneTarget implements Target {
 
   async removeOrphan(file: string): Promise<void> {
     try {
-      await this.#rclone.run(['deletefile', this.#path(basename(file))]);
+      await this.#rclone.call('operations/deletefile', { fs: this.location, remote: basename(file) });
     } catch (e) {
       if (e instanceof RcloneError && e.kind === 'not-found') return;
       throw this.#fail(`cannot remove ${file}`, e);
@@ -265,12 +281,11 @@ export class RcloneTarget implements Target {
   async freeSpace(): Promise<number | undefined> {
     try {
       if (!(await this.#featuresOnce()).about) return undefined;
-      const out = await this.#rclone.run(['about', '--json', `${this.#remote}:`]);
-      const j = JSON.parse(out || '{}') as { free?: number };
+      const j = await this.#rclone.call<{ free?: number }>('operations/about', { fs: `${this.#remote}:` });
       return typeof j.free === 'number' ? j.free : undefined;
     } catch (e) {
       // A backend that claims About but has no quota answers an error: unknown, not a failure.
-      if (e instanceof RcloneError && e.kind === 'fatal' && /not supported|doesn't support|not implemented/i.test(e.stderr)) return undefined;
+      if (e instanceof RcloneError && e.kind === 'fatal' && /not supported|doesn't support|not implemented/i.test(e.detail)) return undefined;
       throw this.#fail('cannot read free space', e);
     }
   }

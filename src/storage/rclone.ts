@@ -1,8 +1,23 @@
-// Runs the system `rclone` binary as a process (argv only, never a shell),
-// with the configured timeouts, bandwidth limit and extra flags, and retries
-// failures that rclone itself classifies as temporary.
-// execa loads only when rclone actually runs: a run without a cloud target never pays for it.
-const loadExeca = async () => (await import('execa')).execa;
+// rclone, driven through its remote-control API: one `rclone rcd` per Rclone
+// object, started on first use and stopped after IDLE_MS without a request.
+// A run used to start rclone for every listing, upload, hash and deletion
+// (about ten per run, each ~0.1 CPU-s plus, on a real remote, a new login,
+// token refresh and TLS handshake); now it starts once.
+//
+// Safety of the daemon:
+// - it listens on 127.0.0.1 on a port the kernel picks, and every request
+//   needs a random user and password that reach rclone through its
+//   environment (RCLONE_RC_USER/RCLONE_RC_PASS), never its argv;
+// - a watchdog shell holds the read end of a pipe from this process and
+//   stops rclone when that pipe closes: when this process ends, even by
+//   SIGKILL, no daemon is left behind;
+// - an operation that outlives RCLONE_TIMEOUT_OPERATION kills the daemon
+//   (its whole process group), as the old per-operation process was killed;
+//   the retry starts a fresh one.
+// Retries of what rclone reports as temporary stay here, with backoff.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../ports/reporter.ts';
 
@@ -12,66 +27,67 @@ export interface RcloneOptions {
   configPath?: string;
   /** RCLONE_TIMEOUT_CONNECTION, seconds (--contimeout). */
   connectTimeoutS?: number;
-  /** RCLONE_TIMEOUT_OPERATION, seconds: one invocation is killed after this. */
+  /** RCLONE_TIMEOUT_OPERATION, seconds: one operation (upload, listing, …) is abandoned after this. */
   operationTimeoutS?: number;
   /** RCLONE_RETRIES: extra attempts after a retryable failure. */
   retries?: number;
   /** RCLONE_BANDWIDTH_LIMIT (--bwlimit), '' for none. */
   bandwidthLimit?: string;
-  /** RCLONE_FLAGS, appended to every invocation. */
+  /** RCLONE_FLAGS, given to the daemon (global flags: they apply to every operation). */
   flags?: string[];
   /** Environment of the rclone process (whole, not merged with process.env). */
   env?: NodeJS.ProcessEnv;
   /** First backoff delay; doubles per attempt, capped at 30 s. */
   backoffMs?: number;
+  /** How long the daemon may sit without a request before it is stopped. */
+  idleMs?: number;
   reporter?: Reporter;
 }
 
-/** rclone's documented exit codes. */
-export const RCLONE_EXIT: Record<number, string> = {
-  1: 'syntax or usage error',
-  2: 'error not otherwise categorised',
-  3: 'directory not found',
-  4: 'file not found',
-  5: 'temporary error',
-  6: 'less serious error',
-  7: 'fatal error',
-  8: 'transfer exceeded (--max-transfer)',
-  9: 'no files transferred',
-};
-
 export type RcloneFailureKind = 'retryable' | 'not-found' | 'fatal';
 
-// rclone exits 1 or 2 when it cannot even reach the remote ("Failed to create
-// file system"); those are network trouble, worth a retry, not usage errors.
-const NETWORK_RE = /connection refused|connection reset|i\/o timeout|timeout awaiting|no such host|TLS handshake|unexpected EOF|broken pipe|network is unreachable|503 Service Unavailable|502 Bad Gateway|504 Gateway/i;
+// Network trouble between rclone and the remote, or the remote saying it is
+// busy or broken for now: worth a retry. Anything else (permission, quota,
+// bad config) is not.
+const RETRYABLE_RE =
+  /connection refused|connection reset|i\/o timeout|timeout awaiting|no such host|TLS handshake|unexpected EOF|broken pipe|network is unreachable|\b(?:429|500|502|503|504)\b|too many requests|internal server error|service unavailable|bad gateway|gateway time-?out|temporar(?:y|ily)/i;
 
 /**
- * Classifies a failed invocation. 5 (temporary) and timeouts are retryable;
- * 3/4 mean "not found" (callers often expect that); 1/2/6 are retried only when
- * stderr shows network trouble; 7, 8, 9 and the rest are fatal.
+ * Classifies a failed operation from the daemon's answer: 404 (rclone's
+ * "directory not found" / "object not found") is `not-found`, which callers
+ * often expect; a timeout, a daemon that went away or network trouble in the
+ * message is `retryable`; the rest is `fatal`.
  */
-export function classifyRcloneFailure({ exitCode, timedOut, stderr }: { exitCode?: number | undefined; timedOut?: boolean; stderr?: string }): RcloneFailureKind {
-  if (timedOut) return 'retryable';
-  if (exitCode === 5) return 'retryable';
-  if (exitCode === 3 || exitCode === 4) return 'not-found';
-  if ((exitCode === 1 || exitCode === 2 || exitCode === 6) && NETWORK_RE.test(stderr ?? '')) return 'retryable';
-  if (exitCode === undefined) return 'retryable'; // killed by a signal
-  return 'fatal';
+export function classifyRcloneFailure({ status, message = '', timedOut = false, daemonLost = false }: { status?: number | undefined; message?: string; timedOut?: boolean; daemonLost?: boolean }): RcloneFailureKind {
+  if (timedOut || daemonLost) return 'retryable';
+  if (status === 404) return 'not-found';
+  return RETRYABLE_RE.test(message) ? 'retryable' : 'fatal';
 }
 
 export class RcloneError extends Error {
-  readonly exitCode: number | undefined;
+  /** HTTP status of the daemon's answer; undefined when there was none (timeout, daemon gone, not started). */
+  readonly status: number | undefined;
   readonly kind: RcloneFailureKind;
-  readonly stderr: string;
+  /** rclone's own words: the error it answered, or the last lines it logged. */
+  readonly detail: string;
   readonly attempts: number;
-  constructor(message: string, { exitCode, kind, stderr, attempts }: { exitCode: number | undefined; kind: RcloneFailureKind; stderr: string; attempts: number }) {
+  constructor(message: string, { status, kind, detail, attempts }: { status: number | undefined; kind: RcloneFailureKind; detail: string; attempts: number }) {
     super(message);
     this.name = 'RcloneError';
-    this.exitCode = exitCode;
+    this.status = status;
     this.kind = kind;
-    this.stderr = stderr;
+    this.detail = detail;
     this.attempts = attempts;
+  }
+}
+
+/** One failed attempt, before the retry loop decides. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly detail: string,
+    readonly info: { status?: number; timedOut?: boolean; daemonLost?: boolean; fatal?: 'not-installed' },
+  ) {
+    super(detail);
   }
 }
 
@@ -81,8 +97,147 @@ function lastLines(s: string, n = 3): string {
   return s.trim().split('\n').slice(-n).join(' | ');
 }
 
+// Runs rclone ("$@") in the background and ends it when fd 3, this
+// process's pipe, reaches EOF. The shell's exit status is rclone's.
+const WATCHDOG = 'exec 3<&0 </dev/null; "$@" 3<&- & pid=$!; { read -r _ <&3; kill "$pid"; } >/dev/null 2>&1 & exec 3<&-; wait "$pid"';
+const SERVING_RE = /Serving remote control on http:\/\/127\.0\.0\.1:(\d+)\//;
+const NOT_INSTALLED = 127; // sh: command not found
+
+/** A running `rclone rcd`. */
+class Daemon {
+  readonly #child: ChildProcess;
+  readonly #auth: string;
+  #port = 0;
+  #log = '';
+  #exited = false;
+
+  private constructor(child: ChildProcess, auth: string) {
+    this.#child = child;
+    this.#auth = auth;
+  }
+
+  /** Starts rclone and waits for it to say where it listens. */
+  static start(binary: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Daemon> {
+    const user = randomBytes(12).toString('hex');
+    const pass = randomBytes(24).toString('hex');
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'proxsave-rclone', binary, 'rcd', '--rc-addr', '127.0.0.1:0', '--rc-serve', ...flags], {
+      env: { ...env, RCLONE_RC_USER: user, RCLONE_RC_PASS: pass },
+      stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true, // its own process group: a timeout kills rclone with the shell
+    });
+    const d = new Daemon(child, `${user}:${pass}`);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (e: AttemptFailure) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        d.stop();
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new AttemptFailure(`did not start within ${timeoutMs / 1000}s: ${lastLines(d.#log)}`, { timedOut: true })), timeoutMs);
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        d.#log = (d.#log + chunk).slice(-8192);
+        const m = settled ? null : SERVING_RE.exec(d.#log);
+        if (m) {
+          settled = true;
+          clearTimeout(timer);
+          d.#port = Number(m[1]);
+          resolve(d);
+        }
+      });
+      child.on('error', (e) => fail(new AttemptFailure(`cannot start /bin/sh: ${e.message}`, { fatal: 'not-installed' })));
+      child.on('exit', (code, signal) => {
+        d.#exited = true;
+        if (code === NOT_INSTALLED) fail(new AttemptFailure(`rclone not found (${binary}); install it (apt-get install rclone)`, { fatal: 'not-installed' }));
+        else fail(new AttemptFailure(`exited before serving (${signal ?? `exit ${code}`}): ${lastLines(d.#log)}`, {}));
+      });
+      // Neither the daemon nor its pipes keep this process alive; the idle
+      // timer and the end of the process stop it.
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void }).unref?.();
+      (child.stderr as unknown as { unref?: () => void }).unref?.();
+    });
+  }
+
+  get alive(): boolean {
+    return !this.#exited;
+  }
+
+  /** Ends the daemon: closing the pipe lets the watchdog stop rclone; the group kill covers a wedged one. */
+  stop(hard = false): void {
+    this.#child.stdin?.destroy();
+    if (hard && !this.#exited && this.#child.pid !== undefined) {
+      try {
+        process.kill(-this.#child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  /** The daemon's last log lines, for a message when it went away. */
+  get log(): string {
+    return lastLines(this.#log);
+  }
+
+  /**
+   * One HTTP request to the daemon. Resolves the response once its status
+   * is 200; otherwise rejects with rclone's error text and the status.
+   */
+  request(path: string, body: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.#port,
+          path,
+          method: body === undefined ? 'GET' : 'POST',
+          auth: this.#auth,
+          agent: false,
+          signal,
+          headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          if (res.statusCode === 200) return resolve(res);
+          readAll(res).then(
+            (text) => {
+              let message = text.trim();
+              try {
+                message = String((JSON.parse(text) as { error?: unknown }).error ?? message);
+              } catch {
+                /* not JSON: keep the text */
+              }
+              reject(new AttemptFailure(message || `HTTP ${res.statusCode}`, { status: res.statusCode ?? 0 }));
+            },
+            (e: unknown) => reject(e),
+          );
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (signal.aborted) reject(e);
+        else reject(new AttemptFailure(`lost the rclone daemon (${e.code ?? e.message})${this.alive ? '' : `: ${this.log}`}`, { daemonLost: true }));
+      });
+      req.end(body);
+    });
+  }
+}
+
+function readAll(s: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    s.on('data', (c: Buffer) => parts.push(c));
+    s.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    s.on('error', reject);
+  });
+}
+
 export class Rclone {
   readonly #o: Required<Omit<RcloneOptions, 'reporter'>> & { reporter: Reporter | undefined };
+  #daemon: Promise<Daemon> | undefined;
+  #busy = 0;
+  #idle: NodeJS.Timeout | undefined;
 
   constructor({
     binary = 'rclone',
@@ -94,82 +249,128 @@ export class Rclone {
     flags = [],
     env = process.env,
     backoffMs = 1000,
+    idleMs = 10_000,
     reporter,
   }: RcloneOptions = {}) {
-    this.#o = { binary, configPath, connectTimeoutS, operationTimeoutS, retries, bandwidthLimit, flags, env, backoffMs, reporter };
+    this.#o = { binary, configPath, connectTimeoutS, operationTimeoutS, retries, bandwidthLimit, flags, env, backoffMs, idleMs, reporter };
   }
 
-  /** The common flags: proxsave owns the retry loop, so rclone's own is set to one attempt unless RCLONE_FLAGS says otherwise. */
-  argv(args: string[]): string[] {
+  /** The daemon's flags: the common ones first, RCLONE_FLAGS last so they win. */
+  flags(): string[] {
     const o = this.#o;
-    const out = [...args, '--contimeout', `${o.connectTimeoutS}s`];
+    const out = ['--contimeout', `${o.connectTimeoutS}s`];
     if (o.configPath) out.push('--config', o.configPath);
     if (o.bandwidthLimit) out.push('--bwlimit', o.bandwidthLimit);
-    if (!o.flags.some((f) => f === '--retries' || f.startsWith('--retries='))) out.push('--retries', '1');
     out.push(...o.flags);
     return out;
   }
 
   /**
-   * Runs rclone with retries. Resolves stdout; rejects with RcloneError.
-   * `not-found` failures are never retried.
+   * Calls an rc method (e.g. `operations/list`) with retries. Resolves the
+   * decoded answer; rejects with RcloneError. `not-found` is never retried.
    */
-  async run(args: string[], { retry = true }: { retry?: boolean } = {}): Promise<string> {
-    return this.#withRetries(args, retry, async (argv) => {
-      const execa = await loadExeca();
-      const r = await execa(this.#o.binary, argv, this.#execOptions());
-      return { ...r, value: String(r.stdout) };
+  async call<T>(method: string, params: Record<string, unknown>): Promise<T> {
+    const body = JSON.stringify(params);
+    return this.#withRetries(method, async (d, signal) => {
+      const res = await d.request(`/${method}`, body, signal);
+      const text = await readAll(res).catch((e: Error) => {
+        throw new AttemptFailure(`answer cut off (${e.message})`, { daemonLost: true });
+      });
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new AttemptFailure(`answer is not JSON: ${text.slice(0, 200)}`, {});
+      }
     });
   }
 
-  /** Runs rclone and hands its stdout stream to `consume` (e.g. `rclone cat` into a hash). */
-  async stream<T>(args: string[], consume: (stdout: Readable) => Promise<T>): Promise<T> {
-    return this.#withRetries(args, true, async (argv) => {
-      const execa = await loadExeca();
-      const sub = execa(this.#o.binary, argv, { ...this.#execOptions(), buffer: { stdout: false, stderr: true } });
-      const [value, r] = await Promise.all([consume(sub.stdout!), sub]);
-      return { ...r, value };
+  /**
+   * Reads one file of a remote (`fs` is `remote:` or `remote:/`, `path` the
+   * rest) and hands the stream to `consume`, e.g. into a hash. The daemon's
+   * file server names the fs in brackets, which is why `fs` never holds a
+   * configured path: that could contain a ']'.
+   */
+  async read<T>(fs: string, path: string, consume: (body: Readable) => Promise<T>): Promise<T> {
+    const url = `/%5B${encodeURIComponent(fs)}%5D/${path.split('/').map(encodeURIComponent).join('/')}`;
+    return this.#withRetries(`cat ${fs}${path}`, async (d, signal) => {
+      const res = await d.request(url, undefined, signal);
+      try {
+        return await consume(res);
+      } catch (e) {
+        if (signal.aborted) throw e;
+        throw new AttemptFailure(`reading ${fs}${path} was cut off (${(e as Error).message})`, { daemonLost: true });
+      }
     });
   }
 
-  #execOptions() {
-    return {
-      reject: false,
-      extendEnv: false,
-      env: this.#o.env,
-      stdin: 'ignore' as const,
-      timeout: this.#o.operationTimeoutS * 1000,
-      forceKillAfterDelay: 5000,
-      maxBuffer: 64 * 1024 * 1024,
-      stripFinalNewline: false,
-    };
+  /** Stops the daemon now (the idle timer would, later). */
+  close(): void {
+    clearTimeout(this.#idle);
+    const d = this.#daemon;
+    this.#daemon = undefined;
+    void d?.then((x) => x.stop(), () => {});
   }
 
-  async #withRetries<T>(
-    args: string[],
-    retry: boolean,
-    once: (argv: string[]) => Promise<{ exitCode?: number | undefined; timedOut?: boolean; stderr?: unknown; failed: boolean; code?: string | undefined; value: T }>,
-  ): Promise<T> {
-    const argv = this.argv(args);
-    const max = retry ? this.#o.retries + 1 : 1;
+  #getDaemon(): Promise<Daemon> {
+    const current = this.#daemon;
+    if (current) {
+      return current.then((d) => {
+        if (d.alive) return d;
+        if (this.#daemon === current) this.#daemon = undefined;
+        return this.#getDaemon();
+      });
+    }
+    const started = Daemon.start(this.#o.binary, this.flags(), this.#o.env, Math.min(this.#o.operationTimeoutS, 60) * 1000);
+    this.#daemon = started;
+    started.catch(() => {
+      if (this.#daemon === started) this.#daemon = undefined; // do not keep a failed start
+    });
+    return started;
+  }
+
+  /** One attempt under the operation timeout; a timeout kills the daemon. */
+  async #attempt<T>(once: (d: Daemon, signal: AbortSignal) => Promise<T>): Promise<T> {
+    clearTimeout(this.#idle);
+    this.#busy++;
+    const timeoutMs = this.#o.operationTimeoutS * 1000;
+    const ac = new AbortController();
+    let daemon: Daemon | undefined;
+    const timer = setTimeout(() => {
+      ac.abort();
+      daemon?.stop(true);
+      this.#daemon = undefined;
+    }, timeoutMs);
+    try {
+      daemon = await this.#getDaemon();
+      return await once(daemon, ac.signal);
+    } catch (e) {
+      if (ac.signal.aborted) throw new AttemptFailure(`timed out after ${this.#o.operationTimeoutS}s`, { timedOut: true });
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (--this.#busy === 0) {
+        this.#idle = setTimeout(() => this.close(), this.#o.idleMs);
+        this.#idle.unref();
+      }
+    }
+  }
+
+  async #withRetries<T>(what: string, once: (d: Daemon, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const max = this.#o.retries + 1;
     for (let attempt = 1; ; attempt++) {
-      const r = await once(argv);
-      if (!r.failed) return r.value;
-      const stderr = String(r.stderr ?? '');
-      if (r.code === 'ENOENT') {
-        throw new RcloneError(`rclone not found (${this.#o.binary}); install it (apt-get install rclone)`, { exitCode: undefined, kind: 'fatal', stderr, attempts: attempt });
+      try {
+        return await this.#attempt(once);
+      } catch (e) {
+        if (!(e instanceof AttemptFailure)) throw e;
+        const kind: RcloneFailureKind = e.info.fatal ? 'fatal' : classifyRcloneFailure({ status: e.info.status, message: e.detail, timedOut: e.info.timedOut, daemonLost: e.info.daemonLost });
+        const message = e.info.fatal === 'not-installed' ? e.detail : `rclone ${what}: ${e.detail}`;
+        if (kind !== 'retryable' || attempt >= max) {
+          throw new RcloneError(attempt > 1 ? `${message} (after ${attempt} attempts)` : message, { status: e.info.status, kind, detail: e.detail, attempts: attempt });
+        }
+        const delay = Math.min(this.#o.backoffMs * 2 ** (attempt - 1), 30_000);
+        this.#o.reporter?.log('warn', `${message}; retrying in ${delay} ms (attempt ${attempt + 1}/${max})`);
+        await sleep(delay);
       }
-      const kind = classifyRcloneFailure({ exitCode: r.exitCode, timedOut: r.timedOut === true, stderr });
-      const why = r.timedOut
-        ? `timed out after ${this.#o.operationTimeoutS}s`
-        : `exit ${r.exitCode ?? 'signal'}${r.exitCode !== undefined && RCLONE_EXIT[r.exitCode] ? ` (${RCLONE_EXIT[r.exitCode]})` : ''}`;
-      const message = `rclone ${args[0]} ${why}: ${lastLines(stderr)}`;
-      if (kind !== 'retryable' || attempt >= max) {
-        throw new RcloneError(attempt > 1 ? `${message} (after ${attempt} attempts)` : message, { exitCode: r.exitCode, kind, stderr, attempts: attempt });
-      }
-      const delay = Math.min(this.#o.backoffMs * 2 ** (attempt - 1), 30_000);
-      this.#o.reporter?.log('warn', `${message}; retrying in ${delay} ms (attempt ${attempt + 1}/${max})`);
-      await sleep(delay);
     }
   }
 }

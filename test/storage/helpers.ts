@@ -150,6 +150,58 @@ export async function startWebdav(): Promise<WebdavServer> {
   return server;
 }
 
+/** What the fault proxy does to the next requests of one HTTP method. */
+export type Fault = { method: string; times: number } & ({ status: number } | { hang: true });
+
+export interface FaultProxy {
+  /** rclone's environment: remote `dav` reaches the WebDAV server through the proxy. */
+  env: NodeJS.ProcessEnv;
+  /** Requests of this method that were answered with a fault so far. */
+  faulted(method: string): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of a WebDAV server that answers the first `times`
+ * requests of `method` with `status` (or never answers them), then passes
+ * everything through: a remote that is busy, refuses, or hangs, seen by the
+ * real rclone exactly as it would see a real one.
+ */
+export async function startFaultProxy(server: WebdavServer, faults: Fault[]): Promise<FaultProxy> {
+  const { createServer: createHttpServer, request } = await import('node:http');
+  const left = new Map(faults.map((f) => [f.method, { ...f }]));
+  const counts = new Map<string, number>();
+  const hung = new Set<import('node:http').ServerResponse>();
+  const proxy = createHttpServer((req, res) => {
+    const f = left.get(req.method ?? '');
+    if (f && f.times > 0) {
+      f.times--;
+      counts.set(f.method, (counts.get(f.method) ?? 0) + 1);
+      req.resume();
+      if ('hang' in f) return void hung.add(res);
+      res.writeHead(f.status, { 'content-type': 'text/plain' }).end(`simulated ${f.status}\n`);
+      return;
+    }
+    const up = request({ host: '127.0.0.1', port: server.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as { port: number }).port;
+  return {
+    env: { ...server.env, RCLONE_CONFIG_DAV_URL: `http://127.0.0.1:${port}/` },
+    faulted: (method) => counts.get(method) ?? 0,
+    async stop() {
+      for (const r of hung) r.destroy();
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}
+
 export interface S3Server {
   port: number;
   env: NodeJS.ProcessEnv;

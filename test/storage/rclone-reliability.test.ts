@@ -1,28 +1,31 @@
-// Failure handling of the cloud target with the real rclone: retried
-// temporary errors (a wrapper `rclone` first in PATH), timeouts, and a server
-// that goes away mid-run.
+// Failure handling of the cloud target with the real rclone daemon: a remote
+// that is busy, refuses or hangs (a fault-injecting proxy in front of a real
+// WebDAV server), rclone missing or killed, and a server that goes away.
 import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
-import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readdir, symlink } from 'node:fs/promises';
+import { PROJECT } from '../helpers/project.ts';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { recordingReporter } from '../../src/ports/reporter.ts';
 import { pushToTargets } from '../../src/storage/push.ts';
 import { classifyRcloneFailure, Rclone } from '../../src/storage/rclone.ts';
 import { RcloneTarget } from '../../src/storage/rclone-target.ts';
-import { makeArchive, RCLONE_SKIP, rcloneAvailable, startWebdav, tempDir, type FixtureArchive, type WebdavServer } from './helpers.ts';
+import { makeArchive, RCLONE_SKIP, rcloneAvailable, startFaultProxy, startWebdav, tempDir, type FaultProxy, type FixtureArchive, type WebdavServer } from './helpers.ts';
 
-describe('rclone exit code classification', () => {
-  it('follows the rclone documentation, with network trouble under 1/2 retried', () => {
-    const c = (exitCode: number | undefined, stderr = '', timedOut = false) => classifyRcloneFailure({ exitCode, stderr, timedOut });
-    assert.equal(c(5), 'retryable');
-    assert.equal(c(3), 'not-found');
-    assert.equal(c(4), 'not-found');
-    for (const code of [1, 2, 6, 7, 8, 9]) assert.equal(c(code), 'fatal', `exit ${code}`);
-    assert.equal(c(1, 'Failed to create file system: dial tcp 127.0.0.1:1: connect: connection refused'), 'retryable');
-    assert.equal(c(7, 'connection refused'), 'fatal');
-    assert.equal(c(0, '', true), 'retryable');
-    assert.equal(c(undefined), 'retryable');
+describe('rclone failure classification', () => {
+  it('not found, retried (timeouts, a lost daemon, network trouble, a busy remote) and fatal', () => {
+    const c = (status: number | undefined, message = '', extra: { timedOut?: boolean; daemonLost?: boolean } = {}) => classifyRcloneFailure({ status, message, ...extra });
+    assert.equal(c(404, 'directory not found'), 'not-found');
+    assert.equal(c(404, 'object not found'), 'not-found');
+    assert.equal(c(500, 'couldn\'t connect: dial tcp 127.0.0.1:1: connect: connection refused'), 'retryable');
+    assert.equal(c(500, 'Put "http://x/a": 503 Service Unavailable'), 'retryable');
+    assert.equal(c(500, '429 Too Many Requests'), 'retryable');
+    assert.equal(c(500, '403 Forbidden: simulated'), 'fatal');
+    assert.equal(c(500, 'didn\'t find section in config file'), 'fatal');
+    assert.equal(c(undefined, '', { timedOut: true }), 'retryable');
+    assert.equal(c(undefined, '', { daemonLost: true }), 'retryable');
   });
 });
 
@@ -32,6 +35,8 @@ describe('rclone failures', { skip: rcloneAvailable ? false : RCLONE_SKIP }, () 
   let src: TempDir;
   let a: FixtureArchive;
   let n = 0;
+  const rcloneBinary = spawnSync('sh', ['-c', 'command -v rclone'], { encoding: 'utf8' }).stdout.trim();
+  const proxies: FaultProxy[] = [];
 
   before(async () => {
     server = await startWebdav();
@@ -40,68 +45,110 @@ describe('rclone failures', { skip: rcloneAvailable ? false : RCLONE_SKIP }, () 
     a = await makeArchive({ dir: src.path, size: 200_000 });
   });
   after(async () => {
+    for (const p of proxies) await p.stop();
     await server.stop();
     await bin.cleanup();
     await src.cleanup();
   });
 
-  /** A `rclone` wrapper first in PATH: `copyto` fails with `code` the first `failures` times, then runs the real one. */
-  async function flakyRclone(failures: number, code = 5): Promise<NodeJS.ProcessEnv> {
-    const dir = join(bin.path, `w${++n}`);
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
-    const counter = join(dir, 'count');
-    await writeFile(counter, '0');
-    const script = `#!/bin/sh
-if [ "$1" = copyto ]; then
-  n=$(cat '${counter}'); n=$((n + 1)); echo "$n" > '${counter}'
-  if [ "$n" -le ${failures} ]; then echo "ERROR : simulated temporary failure $n" >&2; exit ${code}; fi
-fi
-exec /usr/bin/rclone "$@"
-`;
-    await writeFile(join(dir, 'rclone'), script);
-    await chmod(join(dir, 'rclone'), 0o755);
-    return { ...server.env, PATH: `${dir}:${process.env.PATH ?? ''}` };
+  /** The WebDAV server behind a proxy that answers the first `times` uploads (PUT) with `status`. */
+  async function flakyRemote(times: number, status = 503): Promise<FaultProxy> {
+    const p = await startFaultProxy(server, [{ method: 'PUT', times, status }]);
+    proxies.push(p);
+    return p;
   }
 
+  // rclone's own low-level retries are set to one attempt, so each fault reaches proxsave's retry loop.
   function cloud(env: NodeJS.ProcessEnv, retries: number, reporter = recordingReporter(), operationTimeoutS = 60) {
-    const rclone = new Rclone({ env, retries, backoffMs: 20, connectTimeoutS: 2, operationTimeoutS, reporter });
+    const rclone = new Rclone({ env, retries, backoffMs: 20, connectTimeoutS: 2, operationTimeoutS, reporter, flags: ['--low-level-retries', '1'] });
     return { reporter, target: new RcloneTarget({ rclone, remote: 'dav', remotePath: `rel${++n}`, critical: false }) };
   }
 
-  it('a temporary failure (exit 5) is retried with backoff, then succeeds', async () => {
-    const { target, reporter } = cloud(await flakyRclone(2), 2);
+  it('a busy remote (503) is retried with backoff, then succeeds', async () => {
+    const p = await flakyRemote(2);
+    const { target, reporter } = cloud(p.env, 2);
     const [r] = await pushToTargets({ targets: [target], ...a, reporter });
     assert.equal(r!.status, 'copied');
-    assert.equal(reporter.lines.filter((l) => /retrying in \d+ ms/.test(l.message)).length, 2);
+    assert.equal(p.faulted('PUT'), 2);
+    assert.equal(reporter.lines.filter((l) => /503.*retrying in \d+ ms/.test(l.message)).length, 2);
     assert.equal((await target.stat(a.name))?.complete, true);
   });
 
   it('when retries run out the target is reported failed, nothing complete-looking is left, and push does not throw', async () => {
-    const { target, reporter } = cloud(await flakyRclone(5), 1);
+    const p = await flakyRemote(5);
+    const { target, reporter } = cloud(p.env, 1);
     const [r] = await pushToTargets({ targets: [target], ...a, reporter });
     assert.equal(r!.status, 'failed');
-    assert.match(r!.error!.message, /exit 5 \(temporary error\).*after 2 attempts/);
+    assert.match(r!.error!.message, /503.*after 2 attempts/);
     assert.equal(await target.stat(a.name), undefined);
   });
 
-  it('a fatal failure (exit 7) is not retried', async () => {
-    const { target, reporter } = cloud(await flakyRclone(1, 7), 3);
+  it('a refusal (403) is not retried', async () => {
+    const p = await flakyRemote(1, 403);
+    const { target, reporter } = cloud(p.env, 3);
     const [r] = await pushToTargets({ targets: [target], ...a, reporter });
     assert.equal(r!.status, 'failed');
+    assert.match(r!.error!.message, /403/);
+    assert.equal(p.faulted('PUT'), 1);
     assert.equal(reporter.lines.filter((l) => /retrying/.test(l.message)).length, 0);
   });
 
-  it('an rclone that hangs is killed after RCLONE_TIMEOUT_OPERATION and reported', async () => {
-    const dir = join(bin.path, 'hang');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
-    await writeFile(join(dir, 'rclone'), '#!/bin/sh\nexec sleep 30\n');
-    await chmod(join(dir, 'rclone'), 0o755);
-    const { target, reporter } = cloud({ ...server.env, PATH: `${dir}:${process.env.PATH ?? ''}` }, 1, recordingReporter(), 1);
+  it('an upload that hangs is abandoned after RCLONE_TIMEOUT_OPERATION (the daemon killed) and reported', async () => {
+    const p = await startFaultProxy(server, [{ method: 'PUT', times: 10, hang: true }]);
+    proxies.push(p);
+    const { target, reporter } = cloud(p.env, 1, recordingReporter(), 1);
     const t0 = Date.now();
     const [r] = await pushToTargets({ targets: [target], ...a, reporter });
     assert.equal(r!.status, 'failed');
     assert.match(r!.error!.message, /timed out after 1s/);
+    assert.equal(p.faulted('PUT'), 2, 'a fresh daemon made the second attempt');
     assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  it('an rclone that is not installed is one clear error, not retried', async () => {
+    const reporter = recordingReporter();
+    const rclone = new Rclone({ env: { ...server.env, PATH: bin.path }, retries: 3, backoffMs: 20, reporter });
+    const target = new RcloneTarget({ rclone, remote: 'dav', remotePath: 'x', critical: true });
+    await assert.rejects(target.check(), (e: Error) => /rclone not found/.test(e.message) && /apt-get install rclone/.test(e.message));
+    assert.equal(reporter.lines.filter((l) => /retrying/.test(l.message)).length, 0);
+  });
+
+  /** rclone under a name of its own, so a test can find (and kill) exactly its daemon. */
+  async function namedRclone(name: string): Promise<string> {
+    const path = join(bin.path, name);
+    await symlink(rcloneBinary, path);
+    return path;
+  }
+  const daemonsOf = (binary: string) => spawnSync('pgrep', ['-f', `${binary} rcd`], { encoding: 'utf8' }).stdout.trim();
+
+  it('a daemon killed between operations is replaced by a fresh one on the next call', async () => {
+    const binary = await namedRclone('rclone-killed');
+    const rclone = new Rclone({ binary, env: server.env, retries: 1, backoffMs: 20 });
+    const target = new RcloneTarget({ rclone, remote: 'dav', remotePath: `rel${++n}`, critical: false });
+    await target.check();
+    execFileSync('pkill', ['-KILL', '-f', `${binary} rcd`]);
+    await new Promise((r) => setTimeout(r, 100));
+    const [r] = await pushToTargets({ targets: [target], ...a, reporter: recordingReporter() });
+    assert.equal(r!.status, 'copied');
+    rclone.close();
+  });
+
+  it('no daemon outlives proxsave, even one killed with SIGKILL', async () => {
+    const binary = await namedRclone('rclone-orphan');
+    const script = `import { Rclone } from ${JSON.stringify(new URL('../../src/storage/rclone.ts', import.meta.url).href.replace(/\/build\/test\//, '/'))};
+const r = new Rclone({ binary: ${JSON.stringify(binary)}, env: ${JSON.stringify(server.env)} });
+await r.call('operations/fsinfo', { fs: 'dav:' });
+process.stdout.write('ready\\n');
+setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
+    });
+    assert.notEqual(daemonsOf(binary), '', 'the daemon runs');
+    child.kill('SIGKILL');
+    for (let i = 0; i < 50 && daemonsOf(binary) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(daemonsOf(binary), '', 'the daemon went with its parent');
   });
 
   it('a server that went away fails the target; after it is back, the next push completes', async () => {

@@ -7,7 +7,7 @@ export const verifyCmd: Command = {
   summary: 'verify archives on disk or where a target stores them: sidecar sha256, decompression, tar structure, manifest',
   usage: 'ARCHIVE… | --target local|secondary|cloud (--all | NAME…) [--download]',
   help: `  --target T   re-verify archives where target T stores them (directories: in place;
-               cloud: rclone hashsum sha256 where the backend has it)
+               cloud: the remote's sha256 through rclone where the backend has it)
   --all        every archive on the target
   --download   cloud: download each archive and verify it fully
 Encrypted archives (.age) need AGE_IDENTITY_FILE.`,
