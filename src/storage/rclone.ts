@@ -17,6 +17,7 @@
 // Retries of what rclone reports as temporary stay here, with backoff.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../ports/reporter.ts';
@@ -97,11 +98,37 @@ function lastLines(s: string, n = 3): string {
   return s.trim().split('\n').slice(-n).join(' | ');
 }
 
-// Runs rclone ("$@") in the background and ends it when fd 3, this
-// process's pipe, reaches EOF. The shell's exit status is rclone's.
-const WATCHDOG = 'exec 3<&0 </dev/null; "$@" 3<&- & pid=$!; { read -r _ <&3; kill "$pid"; } >/dev/null 2>&1 & exec 3<&-; wait "$pid"';
-const SERVING_RE = /Serving remote control on http:\/\/127\.0\.0\.1:(\d+)\//;
+// Runs rclone ("$@") in the background, prints its pid, and ends it when
+// fd 3, this process's pipe, reaches EOF. The shell's exit status is rclone's.
+const WATCHDOG = 'exec 3<&0 </dev/null; "$@" 3<&- >/dev/null & pid=$!; echo "$pid"; exec >/dev/null; { read -r _ <&3; kill "$pid"; } >/dev/null 2>&1 & exec 3<&-; wait "$pid"';
 const NOT_INSTALLED = 127; // sh: command not found
+
+/**
+ * The TCP port process `pid` listens on, from /proc: the inodes of its
+ * sockets matched against the listening sockets of /proc/net/tcp. Neither
+ * rclone's log (RCLONE_FLAGS may say -q or --log-file) nor a port picked in
+ * advance (another process could take it, and receive the password) is needed.
+ */
+async function listeningPort(pid: number): Promise<number | undefined> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+    if (m) inodes.add(m[1]!);
+  }
+  if (inodes.size === 0) return undefined;
+  for (const line of (await readFile(`/proc/${pid}/net/tcp`, 'utf8').catch(() => '')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+    if (f[3] === '0A' && f[1]?.startsWith('0100007F:') && inodes.has(f[9] ?? '')) return parseInt(f[1].slice(9), 16);
+  }
+  return undefined;
+}
 
 /** A running `rclone rcd`. */
 class Daemon {
@@ -116,36 +143,52 @@ class Daemon {
     this.#auth = auth;
   }
 
-  /** Starts rclone and waits for it to say where it listens. */
+  /** Starts rclone and waits until it listens (on a port the kernel chose). */
   static start(binary: string, flags: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Daemon> {
     const user = randomBytes(12).toString('hex');
     const pass = randomBytes(24).toString('hex');
-    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'proxsave-rclone', binary, 'rcd', '--rc-addr', '127.0.0.1:0', '--rc-serve', ...flags], {
+    // The daemon's own flags last: RCLONE_FLAGS cannot move it off loopback.
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'proxsave-rclone', binary, 'rcd', ...flags, '--rc-addr', '127.0.0.1:0', '--rc-serve'], {
       env: { ...env, RCLONE_RC_USER: user, RCLONE_RC_PASS: pass },
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true, // its own process group: a timeout kills rclone with the shell
     });
     const d = new Daemon(child, `${user}:${pass}`);
     return new Promise((resolve, reject) => {
       let settled = false;
+      let poll: NodeJS.Timeout | undefined;
       const fail = (e: AttemptFailure) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        d.stop();
+        clearTimeout(poll);
+        d.stop(true);
         reject(e);
       };
       const timer = setTimeout(() => fail(new AttemptFailure(`did not start within ${timeoutMs / 1000}s: ${lastLines(d.#log)}`, { timedOut: true })), timeoutMs);
+      const find = (pid: number) => {
+        void listeningPort(pid).then((port) => {
+          if (settled) return;
+          if (port === undefined) {
+            poll = setTimeout(() => find(pid), 20);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          d.#port = port;
+          resolve(d);
+        });
+      };
+      let out = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (chunk: string) => {
+        out += chunk;
+        const m = /^(\d+)\n/.exec(out);
+        if (m && poll === undefined && !settled) find(Number(m[1]));
+      });
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (chunk: string) => {
         d.#log = (d.#log + chunk).slice(-8192);
-        const m = settled ? null : SERVING_RE.exec(d.#log);
-        if (m) {
-          settled = true;
-          clearTimeout(timer);
-          d.#port = Number(m[1]);
-          resolve(d);
-        }
       });
       child.on('error', (e) => fail(new AttemptFailure(`cannot start /bin/sh: ${e.message}`, { fatal: 'not-installed' })));
       child.on('exit', (code, signal) => {
@@ -156,8 +199,7 @@ class Daemon {
       // Neither the daemon nor its pipes keep this process alive; the idle
       // timer and the end of the process stop it.
       child.unref();
-      (child.stdin as unknown as { unref?: () => void }).unref?.();
-      (child.stderr as unknown as { unref?: () => void }).unref?.();
+      for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
     });
   }
 
@@ -255,7 +297,7 @@ export class Rclone {
     this.#o = { binary, configPath, connectTimeoutS, operationTimeoutS, retries, bandwidthLimit, flags, env, backoffMs, idleMs, reporter };
   }
 
-  /** The daemon's flags: the common ones first, RCLONE_FLAGS last so they win. */
+  /** The daemon's flags: the common ones first, RCLONE_FLAGS after them so they win (the rc flags come last of all). */
   flags(): string[] {
     const o = this.#o;
     const out = ['--contimeout', `${o.connectTimeoutS}s`];

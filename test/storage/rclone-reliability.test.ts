@@ -4,7 +4,7 @@
 import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdir, symlink } from 'node:fs/promises';
+import { readdir, readFile, symlink } from 'node:fs/promises';
 import { PROJECT } from '../helpers/project.ts';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -149,6 +149,18 @@ setInterval(() => {}, 1000);`;
     child.kill('SIGKILL');
     for (let i = 0; i < 50 && daemonsOf(binary) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(daemonsOf(binary), '', 'the daemon went with its parent');
+  });
+
+  it('RCLONE_FLAGS that quiet rclone or send its log to a file (-q, --log-file) still find the daemon; they cannot move it off loopback', async () => {
+    const log = join(bin.path, 'rclone.log');
+    for (const flags of [['-q'], ['--log-file', log, '-v'], ['--rc-addr', '0.0.0.0:5572']]) {
+      const rclone = new Rclone({ env: server.env, retries: 0, flags });
+      const target = new RcloneTarget({ rclone, remote: 'dav', remotePath: `rel${++n}`, critical: false });
+      const [r] = await pushToTargets({ targets: [target], ...a, reporter: recordingReporter() });
+      assert.equal(r!.status, 'copied', flags.join(' '));
+      rclone.close();
+    }
+    assert.match(await readFile(log, 'utf8'), /Serving remote control on http:\/\/127\.0\.0\.1:\d+\//);
   });
 
   it('a server that went away fails the target; after it is back, the next push completes', async () => {
