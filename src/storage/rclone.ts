@@ -1,8 +1,9 @@
 // rclone, driven through its remote-control API: one `rclone rcd` per Rclone
-// object, started on first use and stopped after IDLE_MS without a request.
-// A run used to start rclone for every listing, upload, hash and deletion
-// (about ten per run, each ~0.1 CPU-s plus, on a real remote, a new login,
-// token refresh and TLS handshake); now it starts once.
+// object, started on first use and stopped after `idleMs` without a request.
+// A `run` with a cloud target used to start rclone 22 times, for every
+// listing, upload, hash, deletion and probe (each ~0.1 CPU-s plus, on a real
+// remote, a config read, a login or token refresh and a TLS handshake); now
+// it starts once (BENCHMARKS.md §7).
 //
 // Safety of the daemon:
 // - it listens on 127.0.0.1 on a port the kernel picks, and every request
@@ -18,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Reporter } from '../ports/reporter.ts';
 
@@ -102,12 +103,17 @@ function lastLines(s: string, n = 3): string {
 // fd 3, this process's pipe, reaches EOF. The shell's exit status is rclone's.
 const WATCHDOG = 'exec 3<&0 </dev/null; "$@" 3<&- >/dev/null & pid=$!; echo "$pid"; exec >/dev/null; { read -r _ <&3; kill "$pid"; } >/dev/null 2>&1 & exec 3<&-; wait "$pid"';
 const NOT_INSTALLED = 127; // sh: command not found
+// What rclone logs once it listens, at its default log level.
+const SERVING_RE = /Serving remote control on http:\/\/127\.0\.0\.1:(\d+)\//;
+// How long to wait for that line before looking in /proc (RCLONE_FLAGS with -q or --log-file).
+const LOG_GRACE_MS = 300;
 
 /**
  * The TCP port process `pid` listens on, from /proc: the inodes of its
- * sockets matched against the listening sockets of /proc/net/tcp. Neither
- * rclone's log (RCLONE_FLAGS may say -q or --log-file) nor a port picked in
- * advance (another process could take it, and receive the password) is needed.
+ * sockets matched against the listening sockets of /proc/net/tcp. For when
+ * rclone's log says nothing (RCLONE_FLAGS with -q or --log-file); a port
+ * picked in advance is no option, since another process could take it and
+ * receive the password.
  */
 async function listeningPort(pid: number): Promise<number | undefined> {
   let fds: string[];
@@ -134,6 +140,8 @@ async function listeningPort(pid: number): Promise<number | undefined> {
 class Daemon {
   readonly #child: ChildProcess;
   readonly #auth: string;
+  // Keep-alive: one connection serves many calls instead of one connection per call.
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 8 });
   #port = 0;
   #log = '';
   #exited = false;
@@ -166,17 +174,19 @@ class Daemon {
         reject(e);
       };
       const timer = setTimeout(() => fail(new AttemptFailure(`did not start within ${timeoutMs / 1000}s: ${lastLines(d.#log)}`, { timedOut: true })), timeoutMs);
+      const listening = (port: number) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(poll);
+        d.#port = port;
+        resolve(d);
+      };
       const find = (pid: number) => {
         void listeningPort(pid).then((port) => {
           if (settled) return;
-          if (port === undefined) {
-            poll = setTimeout(() => find(pid), 20);
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          d.#port = port;
-          resolve(d);
+          if (port === undefined) poll = setTimeout(() => find(pid), 50);
+          else listening(port);
         });
       };
       let out = '';
@@ -184,11 +194,13 @@ class Daemon {
       child.stdout!.on('data', (chunk: string) => {
         out += chunk;
         const m = /^(\d+)\n/.exec(out);
-        if (m && poll === undefined && !settled) find(Number(m[1]));
+        if (m && poll === undefined) poll = setTimeout(() => find(Number(m[1])), LOG_GRACE_MS);
       });
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (chunk: string) => {
         d.#log = (d.#log + chunk).slice(-8192);
+        const m = settled ? null : SERVING_RE.exec(d.#log);
+        if (m) listening(Number(m[1]));
       });
       child.on('error', (e) => fail(new AttemptFailure(`cannot start /bin/sh: ${e.message}`, { fatal: 'not-installed' })));
       child.on('exit', (code, signal) => {
@@ -209,6 +221,7 @@ class Daemon {
 
   /** Ends the daemon: closing the pipe lets the watchdog stop rclone; the group kill covers a wedged one. */
   stop(hard = false): void {
+    this.#agent.destroy();
     this.#child.stdin?.destroy();
     if (hard && !this.#exited && this.#child.pid !== undefined) {
       try {
@@ -237,7 +250,7 @@ class Daemon {
           path,
           method: body === undefined ? 'GET' : 'POST',
           auth: this.#auth,
-          agent: false,
+          agent: this.#agent,
           signal,
           headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
