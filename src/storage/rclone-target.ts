@@ -82,7 +82,7 @@ export class RcloneTarget implements Target {
     return [`${this.#remote}:${abs ? '/' : ''}`, dir === '' ? file : `${dir}/${file}`];
   }
 
-  /** Uploads a local file as `name` in this target's directory. */
+  /** The `operations/copyfile` parameters that upload local file `from` as `name` in this target's directory. */
   #copyParams(from: string, name: string) {
     const abs = resolve(from);
     return { srcFs: dirname(abs), srcRemote: basename(abs), dstFs: this.location, dstRemote: name };

@@ -383,23 +383,29 @@ export class Rclone {
     return started;
   }
 
-  /** One attempt under the operation timeout; a timeout kills the daemon. */
+  /**
+   * One attempt under the operation timeout. A timeout kills the daemon (the
+   * one serving or still starting; whatever used it retries on a fresh one),
+   * so nothing is left running on behalf of an abandoned operation.
+   */
   async #attempt<T>(once: (d: Daemon, signal: AbortSignal) => Promise<T>): Promise<T> {
     clearTimeout(this.#idle);
     this.#busy++;
-    const timeoutMs = this.#o.operationTimeoutS * 1000;
     const ac = new AbortController();
-    let daemon: Daemon | undefined;
+    const timedOut = () => new AttemptFailure(`timed out after ${this.#o.operationTimeoutS}s`, { timedOut: true });
+    const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(timedOut()), { once: true }));
+    aborted.catch(() => {});
     const timer = setTimeout(() => {
       ac.abort();
-      daemon?.stop(true);
+      const victim = this.#daemon;
       this.#daemon = undefined;
-    }, timeoutMs);
+      void victim?.then((d) => d.stop(true), () => {});
+    }, this.#o.operationTimeoutS * 1000);
     try {
-      daemon = await this.#getDaemon();
-      return await once(daemon, ac.signal);
+      const daemon = await Promise.race([this.#getDaemon(), aborted]);
+      return await Promise.race([once(daemon, ac.signal), aborted]);
     } catch (e) {
-      if (ac.signal.aborted) throw new AttemptFailure(`timed out after ${this.#o.operationTimeoutS}s`, { timedOut: true });
+      if (ac.signal.aborted) throw timedOut();
       throw e;
     } finally {
       clearTimeout(timer);
