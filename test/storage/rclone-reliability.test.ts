@@ -133,6 +133,17 @@ describe('rclone failures', { skip: rcloneAvailable ? false : RCLONE_SKIP }, () 
     rclone.close();
   });
 
+  it('an idle daemon stops by itself, and the next call starts a fresh one', async () => {
+    const binary = await namedRclone('rclone-idle');
+    const rclone = new Rclone({ binary, env: server.env, retries: 0, idleMs: 200 });
+    await rclone.call('operations/fsinfo', { fs: 'dav:' });
+    assert.notEqual(daemonsOf(binary), '', 'running while in use');
+    for (let i = 0; i < 30 && daemonsOf(binary) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(daemonsOf(binary), '', 'stopped after idleMs');
+    await rclone.call('operations/fsinfo', { fs: 'dav:' });
+    rclone.close();
+  });
+
   it('no daemon outlives proxsave, even one killed with SIGKILL', async () => {
     const binary = await namedRclone('rclone-orphan');
     const script = `import { Rclone } from ${JSON.stringify(new URL('../../src/storage/rclone.ts', import.meta.url).href.replace(/\/build\/test\//, '/'))};
