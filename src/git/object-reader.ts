@@ -118,7 +118,7 @@ export class ObjectReader {
       const dir = join(this.gitdir, 'objects', 'pack');
       let names: string[] = [];
       try {
-        names = readdirSync(dir).filter((n) => n.endsWith('.idx'));
+        names = readdirSync(dir).filter(isPackIndex);
       } catch {
         /* no packs */
       }
@@ -234,13 +234,23 @@ function readFully(fd: number, into: Buffer, position: number): void {
   }
 }
 
+/**
+ * A pack's index, as git names it (`pack-<sha1>.idx`). Anything else in the
+ * directory is not a pack: above all the `.idx` of a pack writer killed
+ * between writing its index and renaming it (`tmp_pack_proxsave_*.idx`,
+ * whose pack has already been renamed or was never finished).
+ */
+function isPackIndex(name: string): boolean {
+  return /^pack-[0-9a-f]{40}\.idx$/.test(name);
+}
+
 const readers = new Map<string, { packs: string; reader: ObjectReader }>();
 
 /** A reader for `gitdir`, reused until a pack is added or removed. */
 export function objectReader(gitdir: string): ObjectReader {
   let packs = '';
   try {
-    packs = readdirSync(join(gitdir, 'objects', 'pack')).filter((n) => n.endsWith('.idx')).sort().join(',');
+    packs = readdirSync(join(gitdir, 'objects', 'pack')).filter(isPackIndex).sort().join(',');
   } catch {
     /* no packs yet */
   }

@@ -177,7 +177,9 @@ export class PackWriter {
       const name = `pack-${packSha.toString('hex')}`;
       const packDir = join(this.gitdir, 'objects', 'pack');
       const idx = buildIndex(this.oids, this.offsets, this.crcs, packSha);
-      const idxTmp = `${this.tmpPath}.idx`;
+      // Not named *.idx until it is renamed next to its pack: a reader (ours
+      // or git's) never takes a half-finished index for a pack's.
+      const idxTmp = `${this.tmpPath}-idx`;
       const ifd = openSync(idxTmp, 'w', 0o600);
       writeSync(ifd, idx);
       if (fsync) fsyncSync(ifd);
@@ -202,7 +204,7 @@ export class PackWriter {
       this.fd = undefined;
     }
     rmSync(this.tmpPath, { force: true });
-    rmSync(`${this.tmpPath}.idx`, { force: true });
+    rmSync(`${this.tmpPath}-idx`, { force: true });
   }
 }
 

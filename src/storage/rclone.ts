@@ -54,6 +54,8 @@ export type RcloneFailureKind = 'retryable' | 'not-found' | 'fatal';
 const RETRYABLE_RE =
   /connection refused|connection reset|i\/o timeout|timeout awaiting|no such host|TLS handshake|unexpected EOF|broken pipe|network is unreachable|\b(?:429|500|502|503|504)\b|too many requests|internal server error|service unavailable|bad gateway|gateway time-?out|temporar(?:y|ily)/i;
 
+const UNKNOWN_METHOD_RE = /couldn't find method/;
+
 /**
  * Classifies a failed operation from the daemon's answer: 404 (rclone's
  * "directory not found" / "object not found") is `not-found`, which callers
@@ -62,6 +64,7 @@ const RETRYABLE_RE =
  */
 export function classifyRcloneFailure({ status, message = '', timedOut = false, daemonLost = false }: { status?: number | undefined; message?: string; timedOut?: boolean; daemonLost?: boolean }): RcloneFailureKind {
   if (timedOut || daemonLost) return 'retryable';
+  if (status === 404 && UNKNOWN_METHOD_RE.test(message)) return 'fatal'; // an rclone too old for this call, not a missing file
   if (status === 404) return 'not-found';
   return RETRYABLE_RE.test(message) ? 'retryable' : 'fatal';
 }
@@ -424,7 +427,10 @@ export class Rclone {
       } catch (e) {
         if (!(e instanceof AttemptFailure)) throw e;
         const kind: RcloneFailureKind = e.info.fatal ? 'fatal' : classifyRcloneFailure({ status: e.info.status, message: e.detail, timedOut: e.info.timedOut, daemonLost: e.info.daemonLost });
-        const message = e.info.fatal === 'not-installed' ? e.detail : `rclone ${what}: ${e.detail}`;
+        const message =
+          e.info.fatal === 'not-installed'
+            ? e.detail
+            : `rclone ${what}: ${e.detail}${UNKNOWN_METHOD_RE.test(e.detail) ? " (this rclone is too old for proxsave; Debian's 1.60 and later have every call it makes)" : ''}`;
         if (kind !== 'retryable' || attempt >= max) {
           throw new RcloneError(attempt > 1 ? `${message} (after ${attempt} attempts)` : message, { status: e.info.status, kind, detail: e.detail, attempts: attempt });
         }

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PackWriter } from '../../src/git/pack-writer.ts';
-import { ObjectReader } from '../../src/git/object-reader.ts';
+import { ObjectReader, objectReader } from '../../src/git/object-reader.ts';
+import { removeLeftovers } from '../../src/snapshot/work-tree.ts';
 import { buildTrees, hashObject } from '../../src/git/objects.ts';
 import { formatCommit } from '../../src/git/commit.ts';
 import { tempDir } from '../helpers/cli.ts';
@@ -51,6 +52,25 @@ test('a pack written by PackWriter is valid for git and readable by ObjectReader
     const fresh = new ObjectReader(gitdir);
     for (const o of all) fresh.read(o);
   }, /corrupt|incorrect|invalid|bad length|unexpected end/i);
+});
+
+test('the .idx a killed pack writer left behind (tmp_pack_proxsave_*) is no pack: reading goes on, and the next locked snapshot sweeps it', (t) => {
+  const d = tempDir();
+  t.after(d.cleanup);
+  execFileSync('git', ['init', '-q', d.path]);
+  const gitdir = join(d.path, '.git');
+  const pack = new PackWriter(gitdir);
+  const oid = pack.add('blob', Buffer.from('pve1\n'));
+  pack.finish({ fsync: false });
+  // Killed after the pack's rename, before the index's: the temporary index stays, its pack is gone.
+  const packDir = join(gitdir, 'objects/pack');
+  const idx = readdirSync(packDir).find((n) => n.endsWith('.idx'))!;
+  writeFileSync(join(packDir, 'tmp_pack_proxsave_4242_1796319653041.idx'), readFileSync(join(packDir, idx)));
+  assert.deepEqual(new ObjectReader(gitdir).read(oid)!.content, Buffer.from('pve1\n'));
+  assert.deepEqual(objectReader(gitdir).read(oid)!.content, Buffer.from('pve1\n'));
+  const warnings: string[] = [];
+  removeLeftovers(d.path, warnings);
+  assert.deepEqual(readdirSync(packDir).filter((n) => n.startsWith('tmp_')), []);
 });
 
 test('ObjectReader reads loose objects written by git and leaves deltas to the fallback', (t) => {

@@ -19,6 +19,7 @@ describe('rclone failure classification', () => {
     const c = (status: number | undefined, message = '', extra: { timedOut?: boolean; daemonLost?: boolean } = {}) => classifyRcloneFailure({ status, message, ...extra });
     assert.equal(c(404, 'directory not found'), 'not-found');
     assert.equal(c(404, 'object not found'), 'not-found');
+    assert.equal(c(404, 'couldn\'t find method "operations/stat"'), 'fatal', 'an rclone too old for a call is no missing file');
     assert.equal(c(500, 'couldn\'t connect: dial tcp 127.0.0.1:1: connect: connection refused'), 'retryable');
     assert.equal(c(500, 'Put "http://x/a": 503 Service Unavailable'), 'retryable');
     assert.equal(c(500, '429 Too Many Requests'), 'retryable');
