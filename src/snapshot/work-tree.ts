@@ -365,6 +365,20 @@ export function removeLeftovers(dir: string, warnings: string[]): void {
     }
   };
   sweep(join('objects', 'pack'), /^tmp_pack_proxsave_/);
+  // Killed between the pack's rename and its index's: a pack nothing can
+  // read (its index was a temporary file, swept above).
+  try {
+    const packDir = join(gitdir, 'objects', 'pack');
+    const names = new Set(readdirSync(packDir));
+    for (const n of names) {
+      if (/^pack-[0-9a-f]{40}\.pack$/.test(n) && !names.has(n.replace(/\.pack$/, '.idx'))) {
+        rmSync(join(packDir, n), { force: true });
+        warnings.push(`removed ${join(packDir, n)}, a pack without its index left by an interrupted run`);
+      }
+    }
+  } catch {
+    /* no pack directory */
+  }
   sweep('', /^index\.proxsave-\d+$/);
   sweep('proxsave', /\.tmp$/);
 }

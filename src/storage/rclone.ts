@@ -269,7 +269,7 @@ class Daemon {
               }
               reject(new AttemptFailure(message || `HTTP ${res.statusCode}`, { status: res.statusCode ?? 0 }));
             },
-            (e: unknown) => reject(e),
+            (e: Error) => reject(new AttemptFailure(`lost the rclone daemon mid-answer (${e.message})`, { daemonLost: true })),
           );
         },
       );

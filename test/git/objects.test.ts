@@ -68,9 +68,14 @@ test('the .idx a killed pack writer left behind (tmp_pack_proxsave_*) is no pack
   writeFileSync(join(packDir, 'tmp_pack_proxsave_4242_1796319653041.idx'), readFileSync(join(packDir, idx)));
   assert.deepEqual(new ObjectReader(gitdir).read(oid)!.content, Buffer.from('pve1\n'));
   assert.deepEqual(objectReader(gitdir).read(oid)!.content, Buffer.from('pve1\n'));
+  // And a pack renamed without its index (killed between the two renames): nothing can read it.
+  const lone = `pack-${'ab'.repeat(20)}.pack`;
+  writeFileSync(join(packDir, lone), 'PACK');
   const warnings: string[] = [];
   removeLeftovers(d.path, warnings);
-  assert.deepEqual(readdirSync(packDir).filter((n) => n.startsWith('tmp_')), []);
+  assert.deepEqual(readdirSync(packDir).filter((n) => n.startsWith('tmp_') || n === lone), []);
+  assert.match(warnings.join('\n'), /pack without its index/);
+  assert.deepEqual(new ObjectReader(gitdir).read(oid)!.content, Buffer.from('pve1\n'), 'the real pack stays');
 });
 
 test('ObjectReader reads loose objects written by git and leaves deltas to the fallback', (t) => {

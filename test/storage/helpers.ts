@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, request, type ServerResponse } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { KEYS, KEY_NAMES, type Config, type KeyName } from '../../src/config/keys.ts';
@@ -168,10 +169,9 @@ export interface FaultProxy {
  * real rclone exactly as it would see a real one.
  */
 export async function startFaultProxy(server: WebdavServer, faults: Fault[]): Promise<FaultProxy> {
-  const { createServer: createHttpServer, request } = await import('node:http');
   const left = new Map(faults.map((f) => [f.method, { ...f }]));
   const counts = new Map<string, number>();
-  const hung = new Set<import('node:http').ServerResponse>();
+  const hung = new Set<ServerResponse>();
   const proxy = createHttpServer((req, res) => {
     const f = left.get(req.method ?? '');
     if (f && f.times > 0) {
