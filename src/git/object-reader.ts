@@ -16,6 +16,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } f
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { ObjectType } from './objects.ts';
+import { isPackIndex } from './pack-writer.ts';
 
 const TYPES: Record<number, ObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 
@@ -232,16 +233,6 @@ function readFully(fd: number, into: Buffer, position: number): void {
     if (n === 0) throw new Error(`unexpected end of pack file at ${position + got}`);
     got += n;
   }
-}
-
-/**
- * A pack's index, as git names it (`pack-<sha1>.idx`). Anything else in the
- * directory is not a pack: above all the `.idx` of a pack writer killed
- * between writing its index and renaming it (`tmp_pack_proxsave_*.idx`,
- * whose pack has already been renamed or was never finished).
- */
-function isPackIndex(name: string): boolean {
-  return /^pack-[0-9a-f]{40}\.idx$/.test(name);
 }
 
 const readers = new Map<string, { packs: string; reader: ObjectReader }>();

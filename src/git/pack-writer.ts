@@ -3,11 +3,49 @@
 // than one loose file per object. The pack becomes visible only after it is
 // complete: written under a temp name, checksummed, then renamed (pack first,
 // index last, since git finds packs through their index).
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { crc32, deflateSync, constants as zc } from 'node:zlib';
 import { hashObject, type ObjectType } from './objects.ts';
+
+/** Every file a pack writer creates before its renames starts with this. */
+const TMP_PREFIX = 'tmp_pack_proxsave_';
+const PACK_RE = /^pack-[0-9a-f]{40}\.pack$/;
+
+/**
+ * A pack's index, as git names it (`pack-<sha1>.idx`). Anything else in the
+ * directory is not a pack: above all a killed writer's temporary files.
+ */
+export function isPackIndex(name: string): boolean {
+  return /^pack-[0-9a-f]{40}\.idx$/.test(name);
+}
+
+/**
+ * Removes what pack writers killed mid-way left in `gitdir`'s pack
+ * directory (call only under the run lock): their temporary files, and a
+ * pack renamed without its index (killed between the two renames), which
+ * nothing can read. Returns one warning per such pack.
+ */
+export function removePackLeftovers(gitdir: string): string[] {
+  const packDir = join(gitdir, 'objects', 'pack');
+  let names: string[];
+  try {
+    names = readdirSync(packDir);
+  } catch {
+    return []; // no pack directory
+  }
+  const present = new Set(names);
+  const warnings: string[] = [];
+  for (const n of names) {
+    if (n.startsWith(TMP_PREFIX)) rmSync(join(packDir, n), { force: true });
+    else if (PACK_RE.test(n) && !present.has(n.replace(/\.pack$/, '.idx'))) {
+      rmSync(join(packDir, n), { force: true });
+      warnings.push(`removed ${join(packDir, n)}, a pack without its index left by an interrupted run`);
+    }
+  }
+  return warnings;
+}
 
 const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 
@@ -39,7 +77,7 @@ export class PackWriter {
     this.level = level;
     const packDir = join(gitdir, 'objects', 'pack');
     mkdirSync(packDir, { recursive: true, mode: 0o700 });
-    this.tmpPath = join(packDir, `tmp_pack_proxsave_${process.pid}_${Date.now()}`);
+    this.tmpPath = join(packDir, `${TMP_PREFIX}${process.pid}_${Date.now()}`);
   }
 
   get count(): number {

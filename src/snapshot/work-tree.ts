@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import { hashObject, type TreeFile } from '../git/objects.ts';
-import { writePackHeader, type PackWriter } from '../git/pack-writer.ts';
+import { removePackLeftovers, writePackHeader, type PackWriter } from '../git/pack-writer.ts';
 import { KnownStats, STAT_FIELDS, writeIndex } from '../git/index-file.ts';
 import { readBlob, readTreeFlat } from '../git/tree.ts';
 import { readCommit } from '../git/commit.ts';
@@ -364,21 +364,7 @@ export function removeLeftovers(dir: string, warnings: string[]): void {
       /* directory absent */
     }
   };
-  sweep(join('objects', 'pack'), /^tmp_pack_proxsave_/);
-  // Killed between the pack's rename and its index's: a pack nothing can
-  // read (its index was a temporary file, swept above).
-  try {
-    const packDir = join(gitdir, 'objects', 'pack');
-    const names = new Set(readdirSync(packDir));
-    for (const n of names) {
-      if (/^pack-[0-9a-f]{40}\.pack$/.test(n) && !names.has(n.replace(/\.pack$/, '.idx'))) {
-        rmSync(join(packDir, n), { force: true });
-        warnings.push(`removed ${join(packDir, n)}, a pack without its index left by an interrupted run`);
-      }
-    }
-  } catch {
-    /* no pack directory */
-  }
+  warnings.push(...removePackLeftovers(gitdir));
   sweep('', /^index\.proxsave-\d+$/);
   sweep('proxsave', /\.tmp$/);
 }

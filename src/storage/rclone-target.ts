@@ -2,7 +2,7 @@
 // so completeness is marked by order instead: archive, verify, manifest, and
 // the `.sha256` sidecar last.
 import { basename, dirname, join, resolve } from 'node:path';
-import { buffer } from 'node:stream/consumers';
+import { text as streamText } from 'node:stream/consumers';
 import { ProxsaveError, type ErrorCode } from '../core/errors.ts';
 import { groupListing } from './archive-name.ts';
 import { compareHashes } from './directory-target.ts';
@@ -168,7 +168,7 @@ export class RcloneTarget implements Target {
 
   async readText(file: string): Promise<string | undefined> {
     try {
-      const text = await this.#rclone.read(...this.#rooted(basename(file)), async (s) => (await buffer(s)).toString('utf8'));
+      const text = await this.#rclone.read(...this.#rooted(basename(file)), streamText);
       // Bucket backends (S3) may answer a missing object with nothing rather than "not found".
       if (text === '' && !(await this.#files()).some((f) => f.name === basename(file))) return undefined;
       return text;

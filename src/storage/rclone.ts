@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import type { Reporter } from '../ports/reporter.ts';
 
 export interface RcloneOptions {
@@ -259,11 +260,11 @@ class Daemon {
         },
         (res) => {
           if (res.statusCode === 200) return resolve(res);
-          readAll(res).then(
-            (text) => {
-              let message = text.trim();
+          text(res).then(
+            (body) => {
+              let message = body.trim();
               try {
-                message = String((JSON.parse(text) as { error?: unknown }).error ?? message);
+                message = String((JSON.parse(body) as { error?: unknown }).error ?? message);
               } catch {
                 /* not JSON: keep the text */
               }
@@ -280,15 +281,6 @@ class Daemon {
       req.end(body);
     });
   }
-}
-
-function readAll(s: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    s.on('data', (c: Buffer) => parts.push(c));
-    s.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    s.on('error', reject);
-  });
 }
 
 export class Rclone {
@@ -331,13 +323,13 @@ export class Rclone {
     const body = JSON.stringify(params);
     return this.#withRetries(method, async (d, signal) => {
       const res = await d.request(`/${method}`, body, signal);
-      const text = await readAll(res).catch((e: Error) => {
+      const answer = await text(res).catch((e: Error) => {
         throw new AttemptFailure(`answer cut off (${e.message})`, { daemonLost: true });
       });
       try {
-        return JSON.parse(text) as T;
+        return JSON.parse(answer) as T;
       } catch {
-        throw new AttemptFailure(`answer is not JSON: ${text.slice(0, 200)}`, {});
+        throw new AttemptFailure(`answer is not JSON: ${answer.slice(0, 200)}`, {});
       }
     });
   }
