@@ -12,7 +12,7 @@ import { createCompressor } from '../archive/codec.ts';
 import { commitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommit } from '../git/commit.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
-import { hashFile, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
+import { hashFile, TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
@@ -195,14 +195,16 @@ export async function exportSnapshot({
   try {
     const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read, ...(onEntries ? { onMetadata: onEntries } : {}) });
     await removeQuietly(partial);
-    // Filled by the tar writer; without encryption the verifier checks (and
-    // drops) each entry while the archive is written (archive/stream-verify).
+    // Filled by the tar writer; without encryption each entry is checked (and
+    // dropped) as the tar stream passes to the compressor, and the compressed
+    // stream is tested as it passes to the file (archive/stream-verify).
     const written = encryption ? ([] as WrittenEntry[]) : new WrittenQueue();
     const { stream: compressor, program } = createCompressor(c);
-    // After the compressor: a settings error must not leave a decompressor running.
-    tee = written instanceof WrittenQueue ? new VerifyingTee({ type: c.type, written, ...(signal ? { signal } : {}) }) : undefined;
+    // After the compressor: a settings error must not leave a tester running.
+    tee = written instanceof WrittenQueue ? new VerifyingTee({ type: c.type, ...(signal ? { signal } : {}) }) : undefined;
     reporter.log('info', `exporting ${oid.slice(0, 12)} to ${name} with ${program} level ${c.level}`);
-    const tarCounter = new ByteCounter((n) => reporter.progress('export', n, undefined, 'bytes'));
+    const onBytes = (n: number) => reporter.progress('export', n, undefined, 'bytes');
+    const tarCounter = written instanceof WrittenQueue ? new TarSelfCheck(written, onBytes) : new ByteCounter(onBytes);
     const hasher = new HashCounter();
     const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
     const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
@@ -221,8 +223,8 @@ export async function exportSnapshot({
     const sha256 = hasher.hash.digest('hex');
 
     // Read back what is on disk before anyone can see it. Not encrypted: the
-    // stream was decompressed and listed while written, and the file must be
-    // exactly that stream (hashed once). Encrypted: decrypted and read back
+    // tar was listed and the compressed stream tested while written, and the
+    // file must be exactly that stream (hashed once). Encrypted: decrypted and read back
     // whole with AGE_IDENTITY_FILE; without it only the bytes on disk can be
     // checked (hash, size).
     let checked: { sha256: string; size: number };
@@ -231,9 +233,7 @@ export async function exportSnapshot({
       checked = await hashFile(partial, signal).catch((e: unknown) => {
         throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
       });
-      problem =
-        readBackMismatch({ ...checked, tarBytes: tee.tarBytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes }) ??
-        (tee.checked !== written.length ? `archive holds ${tee.checked} entries, ${written.length} were written` : null);
+      problem = readBackMismatch({ ...checked, tarBytes: tee.tarBytes ?? tarCounter.bytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes });
     } else {
       const all = written as WrittenEntry[];
       const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });

@@ -136,13 +136,14 @@ export function createCompressor(c: ResolvedCompression): Codec {
     switch (c.type) {
       case 'zstd':
         // -T≥1 runs zstd's multi-threaded mode, whose output does not depend on the worker count.
-        args = ['-c', '-q', '--no-progress', `-${c.level}`, `-T${c.threads}`];
+        // --check (the default, made explicit): the export's verification relies on the content checksum.
+        args = ['-c', '-q', '--no-progress', '--check', `-${c.level}`, `-T${c.threads}`];
         if (c.ultra) args.splice(2, 0, '--ultra');
         break;
       case 'xz':
         // Always the threaded encoder (-T+N keeps it even for one thread) so the
         // block layout depends on the level only, not on the machine's cores.
-        args = ['-c', '-q', `-${c.level}${c.extreme ? 'e' : ''}`, `-T+${c.threads}`, '--memlimit-compress=75%'];
+        args = ['-c', '-q', '--check=crc64', `-${c.level}${c.extreme ? 'e' : ''}`, `-T+${c.threads}`, '--memlimit-compress=75%'];
         break;
       case 'lzma':
         args = ['-c', '-q', '--format=lzma', `-${c.level}${c.extreme ? 'e' : ''}`];
@@ -188,6 +189,37 @@ interface LzmaNative {
   CHECK_CRC64: number;
 }
 
+/** CLI failures are COMPRESSION errors by construction; in a verify they mean a damaged archive. */
+function asVerify(d: Duplex): Duplex {
+  const origDestroy = d._destroy.bind(d);
+  d._destroy = (err, cb) =>
+    origDestroy(err, (e) => {
+      const x = e ?? err;
+      cb(x instanceof ProxsaveError && x.code === 'COMPRESSION' ? new ProxsaveError('VERIFY', x.message, { cause: x }) : x);
+    });
+  return d;
+}
+
+/**
+ * A stage that proves a compressed stream sound without handing its content
+ * back: the program's own test mode (`zstd -t`, `xz -t`, `gzip -t`,
+ * `bzip2 -t`), which decompresses on another core and checks the format's
+ * content checksum (XXH64, CRC64, CRC32) against the bytes the compressor was
+ * given. Without the program, or for .lzma (a format with no checksum), the
+ * stream is decompressed and `counts` is true: the stage's output is the tar.
+ * Errors are VERIFY.
+ */
+export function createTester(type: CompressionType): Codec & { counts: boolean } {
+  const prog = type === 'lzma' || type === 'none' ? null : cliProgram(type);
+  if (!prog) {
+    // gzip from the library: one inflate in this process is cheaper than a process.
+    const d = createDecompressor({ type, engine: type === 'gzip' ? 'library' : 'auto', code: 'VERIFY' });
+    return { ...d, counts: true };
+  }
+  const args = type === 'zstd' ? ['-t', '-q', '--no-progress'] : type === 'xz' ? ['-t', '-q'] : ['-t'];
+  return { stream: asVerify(processDuplex(prog, args, `${type} test`)), engine: 'cli', program: path.basename(prog), counts: false };
+}
+
 /** A decompressing Duplex; errors are `code` (VERIFY when checking an archive). */
 export function createDecompressor({
   type,
@@ -201,17 +233,7 @@ export function createDecompressor({
   const what = `${type} decompression`;
   if (type === 'none') return { stream: new PassThrough({ highWaterMark: 1 << 20 }), engine: 'none', program: 'none' };
   const chosen = chooseEngine(type, engine);
-  const remap = (d: Duplex): Duplex => {
-    if (code === 'COMPRESSION') return d;
-    // CLI failures are COMPRESSION errors by construction; in a verify they mean a damaged archive.
-    const origDestroy = d._destroy.bind(d);
-    d._destroy = (err, cb) =>
-      origDestroy(err, (e) => {
-        const x = e ?? err;
-        cb(x instanceof ProxsaveError && x.code === 'COMPRESSION' ? new ProxsaveError('VERIFY', x.message, { cause: x }) : x);
-      });
-    return d;
-  };
+  const remap = (d: Duplex): Duplex => (code === 'COMPRESSION' ? d : asVerify(d));
   if (chosen === 'cli') {
     const prog = cliProgram(type);
     if (!prog) throw missing(type);

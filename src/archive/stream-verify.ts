@@ -1,15 +1,22 @@
-// Verification while writing: the compressed stream, on its way to the file,
-// is also fed to a decompressor and the tar parser, which check every entry
-// against what was written as it comes. Only the file itself is read back
-// afterwards (hashed once), so an export costs one compression, one
-// decompression and one read of the (small) compressed file.
+// Verification while writing, in two halves that together prove the file
+// reads back as what was written:
+// - the tar stream, on its way to the compressor, is parsed as it passes
+//   (TarSelfCheck): every header must read back as the entry the writer
+//   noted, and the stream must end with its end-of-archive marker;
+// - the compressed stream, on its way to the file, is also fed to the
+//   compressor's own test mode in another process (VerifyingTee), which
+//   decompresses it and checks the format's content checksum against the
+//   bytes the compressor was given.
+// Only the file itself is read back afterwards (hashed once, compared with
+// the hash of the stream), so an export costs one compression, one
+// decompression that hands nothing back, and one read of the compressed file.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { PassThrough, Transform } from 'node:stream';
+import { PassThrough, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
-import { createDecompressor, findExecutable } from './codec.ts';
+import { createTester } from './codec.ts';
 import type { WrittenEntry } from './tar-chunks.ts';
 import { TarParser, type BriefEntry } from './tar-parser.ts';
 
@@ -45,44 +52,83 @@ function describe(e: { name: string; typeflag: string; size: number }): string {
   return `${JSON.stringify(e.name)} (${e.typeflag}, ${e.size} bytes)`;
 }
 
-/**
- * A pass-through stage that tees every chunk into a decompress + parse
- * pipeline. Its end waits for that pipeline; its failure fails the stage.
- * `written` is filled by the tar writer ahead of the parser; checked entries
- * leave the queue as they are compared.
- */
-export class VerifyingTee extends Transform {
-  /** Uncompressed bytes the decompressor produced. */
-  tarBytes = 0;
-  checked = 0;
-  private readonly input = new PassThrough({ highWaterMark: 1 << 20 });
-  private readonly done: Promise<void>;
-  private failure: Error | undefined;
+type Callback = (err?: Error | null, data?: Buffer) => void;
 
-  constructor({ type, written, signal }: { type: CompressionType; written: WrittenQueue; signal?: AbortSignal }) {
+/**
+ * A pass-through stage for the tar stream: counts its bytes and parses it as
+ * it passes, checking each entry against what the writer noted (`written`,
+ * which the checked entries leave). Its end fails unless every noted entry
+ * was read back and the end-of-archive marker came.
+ */
+export class TarSelfCheck extends Transform {
+  bytes = 0;
+  checked = 0;
+  private readonly parser: TarParser;
+
+  constructor(
+    private readonly written: WrittenQueue,
+    private readonly onBytes?: (n: number) => void,
+  ) {
     super({ highWaterMark: 1 << 20 });
-    // zstd and xz decompress in a child process where the CLI exists: it runs
-    // on another core while this thread writes the tar.
-    const engine = type === 'zstd' && findExecutable('zstd') ? 'cli' : type === 'gzip' ? 'library' : 'auto';
-    const { stream } = createDecompressor({ type, engine, code: 'VERIFY' });
-    const count = new Transform({
-      highWaterMark: 1 << 20,
-      transform: (chunk: Buffer, _e, cb) => {
-        this.tarBytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    const parser = new TarParser({
+    this.parser = new TarParser({
       onBrief: (r: BriefEntry) => {
         const i = this.checked++;
         const w = written.shift();
-        if (!w) throw new ProxsaveError('VERIFY', `archive holds more entries than the ${i} written (entry ${i + 1}: ${describe(r)})`);
+        if (!w) throw new ProxsaveError('VERIFY', `the tar stream holds more entries than the ${i} written (entry ${i + 1}: ${describe(r)})`);
         if (w.name !== r.name || w.typeflag !== r.typeflag || w.size !== r.size) {
           throw new ProxsaveError('VERIFY', `entry ${i + 1} reads back as ${describe(r)}, written as ${describe(w)}`);
         }
       },
     });
-    this.done = pipeline(this.input, stream, count, parser, signal ? { signal } : {}).catch((e: unknown) => {
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: Callback): void {
+    try {
+      this.parser.consume(chunk);
+    } catch (e) {
+      return cb(e as Error);
+    }
+    this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: (err?: Error | null) => void): void {
+    try {
+      this.parser.finish();
+    } catch (e) {
+      return cb(e as Error);
+    }
+    const left = this.written.length - this.checked;
+    cb(left === 0 ? null : new ProxsaveError('VERIFY', `the tar stream holds ${this.checked} entries, ${this.written.length} were written`));
+  }
+}
+
+/**
+ * A pass-through stage that tees every chunk of the compressed stream into
+ * the compressor's test mode (codec `createTester`). Its end waits for the
+ * test; its failure fails the stage. `tarBytes` is what the stream
+ * decompressed to when the test hands the content back (no test program:
+ * decompressed here), else undefined (the content checksum stands for it).
+ */
+export class VerifyingTee extends Transform {
+  tarBytes: number | undefined;
+  private readonly input = new PassThrough({ highWaterMark: 1 << 20 });
+  private readonly done: Promise<void>;
+  private failure: Error | undefined;
+
+  constructor({ type, signal }: { type: CompressionType; signal?: AbortSignal }) {
+    super({ highWaterMark: 1 << 20 });
+    const { stream, counts } = createTester(type);
+    if (counts) this.tarBytes = 0;
+    const sink = new Writable({
+      highWaterMark: 1 << 20,
+      write: (chunk: Buffer, _e, cb) => {
+        if (this.tarBytes !== undefined) this.tarBytes += chunk.length;
+        cb();
+      },
+    });
+    this.done = pipeline(this.input, stream, sink, signal ? { signal } : {}).catch((e: unknown) => {
       const err = e instanceof ProxsaveError || (e as Error).name === 'AbortError' ? (e as Error) : new ProxsaveError('VERIFY', `reading the archive back failed: ${(e as Error).message}`, { cause: e });
       this.failure = err;
       this.destroy(err);
@@ -91,7 +137,7 @@ export class VerifyingTee extends Transform {
     this.done.catch(() => {});
   }
 
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: Callback): void {
     if (this.failure) return cb(this.failure);
     if (this.input.write(chunk)) cb(null, chunk);
     else this.input.once('drain', () => cb(this.failure ?? null, chunk));

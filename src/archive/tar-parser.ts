@@ -131,14 +131,23 @@ export class TarParser extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.ended || this.headerFill !== 0 || this.skip !== 0) {
-      cb(new ProxsaveError('VERIFY', `tar stream is truncated after ${this.count} entries (${this.offset} bytes): no end-of-archive marker`));
-      return;
+    try {
+      this.finish();
+      cb();
+    } catch (e) {
+      cb(e as Error);
     }
-    cb();
   }
 
-  private consume(chunk: Buffer): void {
+  /** Throws a VERIFY error unless the stream ended with its end-of-archive marker. */
+  finish(): void {
+    if (!this.ended || this.headerFill !== 0 || this.skip !== 0) {
+      throw new ProxsaveError('VERIFY', `tar stream is truncated after ${this.count} entries (${this.offset} bytes): no end-of-archive marker`);
+    }
+  }
+
+  /** Parses the next piece of the stream synchronously (throws a VERIFY error); usable without the Writable side. */
+  consume(chunk: Buffer): void {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.skip > 0) {

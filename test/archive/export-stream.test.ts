@@ -80,10 +80,11 @@ test('a compressed stream corrupted mid-way fails the export with exit 8 and lea
   assert.equal((await h.run('snapshot')).code, 0);
   const stubs = path.join(h.base, 'corrupt-bin');
   fs.mkdirSync(stubs);
-  // Compressing: the real zstd, with one byte 300 KB into its output replaced.
+  // Compressing: the real zstd, with one byte 300 KB into its output replaced
+  // (decompressing and testing, -d and -t: the real zstd as it is).
   fs.writeFileSync(
     path.join(stubs, 'zstd'),
-    `#!/bin/sh\ncase " $* " in *" -d "*) exec ${real} "$@";; esac\n${real} "$@" | { head -c 300000; head -c 1 >/dev/null; printf '\\377'; cat; }\n`,
+    `#!/bin/sh\ncase " $* " in *" -d "*|*" -t "*) exec ${real} "$@";; esac\n${real} "$@" | { head -c 300000; head -c 1 >/dev/null; printf '\\377'; cat; }\n`,
     { mode: 0o755 },
   );
   const out = path.join(h.base, 'out');
@@ -109,4 +110,33 @@ test('a compressed stream corrupted mid-way fails the export with exit 8 and lea
   const archive = fs.readdirSync(out).find((f) => f.endsWith('.tar.zst'))!;
   sh('zstd', ['-q', '-t', path.join(out, archive)]);
   sh('sha256sum', ['-c', `${archive}.sha256`], { cwd: out });
+});
+
+test('the verification halves: a tar entry that differs from the one noted, a tar without its end marker, a damaged compressed stream', async () => {
+  const { TarSelfCheck, VerifyingTee, WrittenQueue } = await import('../../src/archive/stream-verify.ts');
+  const { createCompressor } = await import('../../src/archive/codec.ts');
+  const { resolveCompression } = await import('../../src/archive/resolve-compression.ts');
+  const { Readable, Writable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+  const { buffer } = await import('node:stream/consumers');
+  const tar = await buffer(Readable.from(tarChunks({ dir: '/nonexistent', items: [], mtime: 0, written: { push: () => 0 }, workTree: false })));
+  const noted = (entries: WrittenEntry[]) => {
+    const q = new WrittenQueue();
+    for (const e of entries) q.push(e);
+    return q;
+  };
+  // An empty archive reads back as written; one entry noted but not in the stream does not.
+  await pipeline(Readable.from([tar]), new TarSelfCheck(noted([])), sink());
+  await assert.rejects(pipeline(Readable.from([tar]), new TarSelfCheck(noted([{ name: './a', typeflag: '0', size: 1 }])), sink()), (e) => isProxsaveError(e) && e.code === 'VERIFY');
+  await assert.rejects(pipeline(Readable.from([tar.subarray(0, 512)]), new TarSelfCheck(noted([])), sink()), /end-of-archive marker/);
+  // The compressed stream: sound, then with one byte flipped past its header.
+  for (const type of ['zstd', 'xz', 'gzip', 'bzip2'] as const) {
+    const c = resolveCompression({ type, level: type === 'zstd' ? '3' : '6', mode: 'standard', threads: 1, engine: 'cli' });
+    const z = await buffer(Readable.from([crypto.randomBytes(200_000)]).pipe(createCompressor(c).stream));
+    await pipeline(Readable.from([z]), new VerifyingTee({ type }), sink());
+    const bad = Buffer.from(z);
+    bad[bad.length >> 1]! ^= 0xff;
+    await assert.rejects(pipeline(Readable.from([bad]), new VerifyingTee({ type }), sink()), (e) => isProxsaveError(e) && e.code === 'VERIFY', type);
+  }
 });
