@@ -114,15 +114,15 @@ async function hashOnly(p: string, tarBytes: number, written: WrittenEntry[]) {
 interface ReadBack {
   sha256: string;
   size: number;
-  /** Bytes of tar the archive decompresses to. */
-  tarBytes: number;
+  /** Bytes of tar the archive decompresses to (undefined: not known, a content checksum was checked instead). */
+  tarBytes?: number | undefined;
 }
 
 /** What differs between the file read back and what was written, or null. */
 function readBackMismatch(got: ReadBack, want: ReadBack): string | null {
   if (got.sha256 !== want.sha256) return `SHA-256 on disk ${got.sha256} differs from the one computed while writing (${want.sha256})`;
   if (got.size !== want.size) return `size on disk ${got.size} differs from the ${want.size} bytes written`;
-  if (got.tarBytes !== want.tarBytes) return `decompresses to ${got.tarBytes} bytes, ${want.tarBytes} were written`;
+  if (got.tarBytes !== undefined && got.tarBytes !== want.tarBytes) return `decompresses to ${got.tarBytes} bytes, ${want.tarBytes} were written`;
   return null;
 }
 
@@ -233,7 +233,7 @@ export async function exportSnapshot({
       checked = await hashFile(partial, signal).catch((e: unknown) => {
         throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
       });
-      problem = readBackMismatch({ ...checked, tarBytes: tee.tarBytes ?? tarCounter.bytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes });
+      problem = readBackMismatch({ ...checked, tarBytes: tee.tarBytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes });
     } else {
       const all = written as WrittenEntry[];
       const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });

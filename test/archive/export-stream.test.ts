@@ -4,11 +4,16 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { exportSnapshot } from '../../src/app/export.ts';
 import { listCommitEntries } from '../../src/archive/commit-entries.ts';
 import { readCommit } from '../../src/git/commit.ts';
-import { findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
+import { createCompressor, findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
+import { resolveCompression } from '../../src/archive/resolve-compression.ts';
+import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../../src/archive/stream-verify.ts';
 import { tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
@@ -113,13 +118,7 @@ test('a compressed stream corrupted mid-way fails the export with exit 8 and lea
 });
 
 test('the verification halves: a tar entry that differs from the one noted, a tar without its end marker, a damaged compressed stream', async () => {
-  const { TarSelfCheck, VerifyingTee, WrittenQueue } = await import('../../src/archive/stream-verify.ts');
-  const { createCompressor } = await import('../../src/archive/codec.ts');
-  const { resolveCompression } = await import('../../src/archive/resolve-compression.ts');
-  const { Readable, Writable } = await import('node:stream');
-  const { pipeline } = await import('node:stream/promises');
   const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
-  const { buffer } = await import('node:stream/consumers');
   const tar = await buffer(Readable.from(tarChunks({ dir: '/nonexistent', items: [], mtime: 0, written: { push: () => 0 }, workTree: false })));
   const noted = (entries: WrittenEntry[]) => {
     const q = new WrittenQueue();
