@@ -47,19 +47,53 @@ export function isRepo(dir: string): boolean {
 
 /** The commit id of the branch, or undefined before the first snapshot. */
 export function readHead({ dir }: { dir: string }): string | undefined {
-  const gitdir = gitdirOf(dir);
+  return refValue(gitdirOf(dir), HEAD_REF);
+}
+
+/** A name `git check-ref-format` would accept (so it cannot climb out of .git). */
+function validRefName(ref: string): boolean {
+  if (ref === 'HEAD') return true;
+  if (ref === '' || ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.') || ref.includes('..') || ref.includes('//') || ref.includes('@{')) return false;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return false;
+  return ref.split('/').every((c) => !c.startsWith('.') && !c.endsWith('.lock'));
+}
+
+/** The value of one ref (loose file, else packed-refs), symbolic refs followed; undefined when it does not exist. */
+function refValue(gitdir: string, ref: string, depth = 0): string | undefined {
+  if (depth > 5 || !validRefName(ref)) return undefined;
+  let v: string | undefined;
   try {
-    const v = readFileSync(join(gitdir, HEAD_REF), 'utf8').trim();
-    if (/^[0-9a-f]{40}$/.test(v)) return v;
+    v = readFileSync(join(gitdir, ref), 'utf8').trim();
   } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
+    const code = errnoCode(e);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') throw e;
   }
-  try {
-    const packed = readFileSync(join(gitdir, 'packed-refs'), 'utf8');
-    const m = new RegExp(`^([0-9a-f]{40}) ${HEAD_REF}$`, 'm').exec(packed);
-    if (m) return m[1];
-  } catch {
-    /* no packed refs */
+  if (v === undefined && ref !== 'HEAD') {
+    let packed = '';
+    try {
+      packed = readFileSync(join(gitdir, 'packed-refs'), 'utf8');
+    } catch {
+      /* no packed refs */
+    }
+    for (const line of packed.split('\n')) if (line.length > 41 && line[40] === ' ' && line.slice(41).trimEnd() === ref) v = line.slice(0, 40);
+  }
+  if (v === undefined) return undefined;
+  if (v.startsWith('ref:')) return refValue(gitdir, v.slice(4).trim(), depth + 1);
+  return /^[0-9a-f]{40}$/.test(v) ? v : undefined;
+}
+
+/**
+ * The commit (or tag) id a ref name points at, looked up as git does
+ * (gitrevisions: `NAME`, `refs/NAME`, `refs/tags/NAME`, `refs/heads/NAME`,
+ * `refs/remotes/NAME`, `refs/remotes/NAME/HEAD`), or undefined. Plain file
+ * reads: resolving HEAD does not load isomorphic-git.
+ */
+export function resolveRef({ dir, ref }: { dir: string; ref: string }): string | undefined {
+  const gitdir = gitdirOf(dir);
+  for (const name of [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`, `refs/remotes/${ref}`, `refs/remotes/${ref}/HEAD`]) {
+    const v = refValue(gitdir, name);
+    if (v !== undefined) return v;
   }
   return undefined;
 }

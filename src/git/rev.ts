@@ -5,6 +5,7 @@ import { ProxsaveError } from '../core/errors.ts';
 import { readCommit } from './commit.ts';
 import { isoCache, isoGit } from './iso.ts';
 import { readObject } from './read-object.ts';
+import { resolveRef } from './refs.ts';
 
 export interface ResolveRevOptions {
   dir: string;
@@ -51,12 +52,8 @@ async function resolveBase(dir: string, base: string, rev: string): Promise<stri
   const candidates = base === 'HEAD' ? ['HEAD'] : [`refs/heads/${base}`, `refs/tags/${base}`, base];
   for (const ref of candidates) {
     if (ref !== 'HEAD' && base.startsWith('-')) break;
-    try {
-      const oid = await (await isoGit()).resolveRef({ fs, dir, ref });
-      return await peelToCommit(dir, oid, rev);
-    } catch (e) {
-      if (e instanceof ProxsaveError) throw e;
-    }
+    const oid = resolveRef({ dir, ref });
+    if (oid !== undefined) return peelToCommit(dir, oid, rev);
   }
   if (base === 'HEAD') {
     throw new ProxsaveError('NOT_FOUND', 'no snapshot yet: run proxsave snapshot first');
@@ -83,11 +80,9 @@ export async function resolveRev({ dir, rev = 'HEAD' }: ResolveRevOptions): Prom
   const base = m[1] === '' ? 'HEAD' : m[1]!;
   const suffix = m[2] ?? '';
   // An empty repository has no HEAD target; say so plainly whatever was asked.
-  try {
-    await (await isoGit()).resolveRef({ fs, dir, ref: 'HEAD' });
-  } catch (e) {
+  if (resolveRef({ dir, ref: 'HEAD' }) === undefined) {
     const noRepo = !fs.existsSync(`${dir}/.git`) && !fs.existsSync(`${dir}/HEAD`);
-    throw new ProxsaveError('NOT_FOUND', noRepo ? `no snapshot repository at ${dir}` : 'no snapshot yet: run proxsave snapshot first', { cause: e });
+    throw new ProxsaveError('NOT_FOUND', noRepo ? `no snapshot repository at ${dir}` : 'no snapshot yet: run proxsave snapshot first');
   }
   let oid = await resolveBase(dir, base, rev);
   for (const step of suffix.matchAll(/([~^])(\d*)/g)) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { test } from 'node:test';
 import { resolveRev } from '../../src/git/rev.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
@@ -43,4 +44,26 @@ test('resolveRev: an empty repository says to take a snapshot first', async () =
   await assert.rejects(resolveRev({ dir: repo }), notFound(/no snapshot yet: run proxsave snapshot first/));
   await assert.rejects(resolveRev({ dir: repo, rev: 'HEAD~1' }), notFound(/no snapshot yet/));
   await assert.rejects(resolveRev({ dir: `${tmpDir()}/missing` }), notFound(/no snapshot repository/));
+});
+
+test('resolveRev reads refs itself: packed refs, symbolic refs, and names that would leave .git are not refs', async () => {
+  const repo = `${tmpDir()}/repo`;
+  const a = commitSnapshot({ repo, files: { 'etc/a': { content: 'a\n' } }, meta: [meta('f', 0o644, 0, 0, 'etc/a')], date: '2024-03-01T00:00:00Z' });
+  const b = commitSnapshot({ repo, files: { 'etc/b': { content: 'b\n' } }, meta: [meta('f', 0o644, 0, 0, 'etc/b')], date: '2024-03-02T00:00:00Z' });
+  sh('git', ['tag', 'first', a], { cwd: repo });
+  sh('git', ['branch', 'side', a], { cwd: repo });
+  sh('git', ['pack-refs', '--all', '--prune'], { cwd: repo });
+  sh('git', ['symbolic-ref', 'refs/heads/alias', 'refs/heads/side'], { cwd: repo });
+  const r = (rev: string) => resolveRev({ dir: repo, rev });
+  assert.ok(!fs.existsSync(`${repo}/.git/refs/heads/main`), 'main is packed');
+  assert.equal(await r('HEAD'), b);
+  assert.equal(await r('main'), b);
+  assert.equal(await r('first'), a);
+  assert.equal(await r('side'), a);
+  assert.equal(await r('alias'), a);
+  assert.equal(await r('refs/tags/first'), a);
+  fs.writeFileSync(`${tmpDir()}/x`, `${a}\n`);
+  for (const bad of ['../../../etc/passwd', 'refs/heads/../../HEAD', '.git/HEAD', 'side.lock', 'a b', 'main@{1}']) {
+    await assert.rejects(r(bad), notFound(/no commit, branch or tag|revision/), bad);
+  }
 });
