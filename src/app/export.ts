@@ -8,13 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { archiveFileName } from '../archive/archive-name.ts';
 import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
 import { checkArchive, HashCounter } from '../archive/check-archive.ts';
-import { createCompressor } from '../archive/codec.ts';
+import { compressorToFile, createCompressor, testFile } from '../archive/codec.ts';
 import { commitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommit } from '../git/commit.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
 import { hashFile, TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
-import { tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
+import { BatchPool, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { openObjects } from '../git/read-object.ts';
@@ -199,20 +199,42 @@ export async function exportSnapshot({
     // dropped) as the tar stream passes to the compressor, and the compressed
     // stream is tested as it passes to the file (archive/stream-verify).
     const written = encryption ? ([] as WrittenEntry[]) : new WrittenQueue();
-    const { stream: compressor, program } = createCompressor(c);
-    // After the compressor: a settings error must not leave a tester running.
-    tee = written instanceof WrittenQueue ? new VerifyingTee({ type: c.type, ...(signal ? { signal } : {}) }) : undefined;
-    reporter.log('info', `exporting ${oid.slice(0, 12)} to ${name} with ${program} level ${c.level}`);
     const onBytes = (n: number) => reporter.progress('export', n, undefined, 'bytes');
     const tarCounter = written instanceof WrittenQueue ? new TarSelfCheck(written, onBytes) : new ByteCounter(onBytes);
-    const hasher = new HashCounter();
-    const out = fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
-    const encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
-    if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
+    const pool = new BatchPool();
+    const file = await fs.promises.open(partial, 'wx', 0o600);
+    let direct: ReturnType<typeof compressorToFile>;
+    let codec: ReturnType<typeof createCompressor> | undefined;
+    let encryptor: ReturnType<typeof createEncryptor> | undefined;
     try {
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read }), { objectMode: false, highWaterMark: 1 << 20 });
-      if (encryptor) await pipeline(source, tarCounter, compressor, encryptor.stream, hasher, out, signal ? { signal } : {});
-      else await pipeline(source, tarCounter, compressor, tee!, hasher, out, signal ? { signal } : {});
+      // Not encrypted, and a compressor program: it writes the file itself.
+      direct = encryption ? undefined : compressorToFile(c, file.fd, (chunk) => pool.release(chunk));
+      if (!direct) codec = createCompressor(c);
+      // After the compressor: a settings error must not leave a tester running.
+      if (codec && written instanceof WrittenQueue) tee = new VerifyingTee({ type: c.type, ...(signal ? { signal } : {}) });
+      reporter.log('info', `exporting ${oid.slice(0, 12)} to ${name} with ${direct?.program ?? codec!.program} level ${c.level}`);
+      encryptor = encryption ? createEncryptor({ recipients: encryption.recipients, engine: encryption.engine }) : undefined;
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+    if (encryptor) reporter.log('info', `encrypting with ${encryptor.program} for ${encryption!.recipients.length} recipient(s)`);
+    const hasher = new HashCounter();
+    try {
+      // Batches are reused only where the sink hands them back (the direct path).
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
+      const opts = signal ? { signal } : {};
+      if (direct) {
+        try {
+          await pipeline(source, tarCounter, direct.stream, opts);
+        } finally {
+          await file.close();
+        }
+      } else {
+        const out = file.createWriteStream({ highWaterMark: 1 << 20 });
+        if (encryptor) await pipeline(source, tarCounter, codec!.stream, encryptor.stream, hasher, out, opts);
+        else await pipeline(source, tarCounter, codec!.stream, tee!, hasher, out, opts);
+      }
     } catch (e) {
       if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
       const code = errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
@@ -220,21 +242,32 @@ export async function exportSnapshot({
     }
     await fs.promises.chmod(partial, 0o600);
     await fsyncPath(partial);
-    const sha256 = hasher.hash.digest('hex');
 
-    // Read back what is on disk before anyone can see it. Not encrypted: the
-    // tar was listed and the compressed stream tested while written, and the
-    // file must be exactly that stream (hashed once). Encrypted: decrypted and read back
-    // whole with AGE_IDENTITY_FILE; without it only the bytes on disk can be
-    // checked (hash, size).
+    // Read back what is on disk before anyone can see it. The tar was listed
+    // as it went to the compressor (TarSelfCheck). Written by the compressor
+    // program: the file is tested in that program's test mode (its content
+    // checksum) while it is hashed, both reading the file on disk. Written
+    // through Node: the compressed stream was tested as it passed (VerifyingTee)
+    // and the file must be exactly that stream (hashed once). Encrypted:
+    // decrypted and read back whole with AGE_IDENTITY_FILE; without it only
+    // the bytes on disk can be checked (hash, size).
+    const readBackFailed = (e: unknown): never => {
+      if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
+      throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
+    };
     let checked: { sha256: string; size: number };
+    let sha256: string;
     let problem: string | null;
-    if (tee) {
-      checked = await hashFile(partial, signal).catch((e: unknown) => {
-        throw new ProxsaveError('VERIFY', `${name}: reading ${partial} back failed: ${(e as Error).message}`, { cause: e });
-      });
+    if (direct) {
+      [checked] = await Promise.all([hashFile(partial, signal).catch(readBackFailed), testFile(c.type, partial, signal)]);
+      sha256 = checked.sha256;
+      problem = null;
+    } else if (tee) {
+      sha256 = hasher.hash.digest('hex');
+      checked = await hashFile(partial, signal).catch(readBackFailed);
       problem = readBackMismatch({ ...checked, tarBytes: tee.tarBytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes });
     } else {
+      sha256 = hasher.hash.digest('hex');
       const all = written as WrittenEntry[];
       const back = !decrypt ? await hashOnly(partial, tarCounter.bytes, all) : await checkArchive({ path: partial, type: c.type, ...(signal ? { signal } : {}), decrypt });
       if (!decrypt) reporter.log('info', `${name}: encrypted; verified by hash and size (set AGE_IDENTITY_FILE to also decrypt it back)`);

@@ -1,10 +1,10 @@
 // Two compression engines behind one interface: the system CLIs, piped as
 // processes, and in-process libraries. A missing or failing compressor is a
 // COMPRESSION error; we never fall back to another format.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Duplex, PassThrough, Readable } from 'node:stream';
+import { Duplex, PassThrough, Readable, Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import { ProxsaveError } from '../core/errors.ts';
 import { requireNative } from '../util/native.ts';
@@ -47,38 +47,100 @@ export function resetExecutableCache(): void {
   which.clear();
 }
 
-/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a `code` (COMPRESSION) error. */
-export function processDuplex(file: string, args: string[], what: string, errCode: 'COMPRESSION' | 'ENCRYPTION' = 'COMPRESSION'): Duplex {
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+type ChildErrorCode = 'COMPRESSION' | 'ENCRYPTION' | 'VERIFY';
+
+/**
+ * Spawns `file` and watches it: the promise settles when it has exited and
+ * its pipes closed, rejecting with an `errCode` error (its last stderr lines)
+ * unless it exited 0. A full disk reported on its stderr is DISK_SPACE.
+ */
+function watchedChild(file: string, args: string[], what: string, errCode: ChildErrorCode, stdio: StdioOptions): { child: ChildProcess; exited: Promise<void> } {
+  const child = spawn(file, args, { stdio });
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
     stderr = (stderr + d).slice(-4000);
   });
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
     child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new ProxsaveError(errCode, `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      if (code === 0) return resolve();
+      const said = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
+      const full = /no space left on device/i.test(stderr);
+      reject(new ProxsaveError(full ? 'DISK_SPACE' : errCode, `${what}: ${path.basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${said}`));
     });
   });
   exited.catch(() => {});
+  return { child, exited };
+}
+
+/** Wrap a filter process as a Duplex; a non-zero exit or signal becomes a `code` (COMPRESSION) error. */
+export function processDuplex(file: string, args: string[], what: string, errCode: 'COMPRESSION' | 'ENCRYPTION' = 'COMPRESSION'): Duplex {
+  const { child, exited } = watchedChild(file, args, what, errCode, ['pipe', 'pipe', 'pipe']);
   const out = Readable.from(
     (async function* () {
-      for await (const chunk of child.stdout) yield chunk as Buffer;
+      for await (const chunk of child.stdout!) yield chunk as Buffer;
       await exited;
     })(),
     { objectMode: false },
   );
   // A child that dies early breaks our pipe: report why it died, not EPIPE.
-  child.stdin.on('error', () => {});
+  child.stdin!.on('error', () => {});
   const writable = new PassThrough({ highWaterMark: 1 << 20 });
-  writable.pipe(child.stdin);
+  writable.pipe(child.stdin!);
   const d = Duplex.from({ writable, readable: out });
   d.once('close', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   });
   return d;
+}
+
+/**
+ * A filter process whose output goes straight to the open file `fd`: the
+ * returned Writable feeds its input and finishes once it exited 0, so its
+ * output never passes through Node. `onWritten` is told when the pipe has
+ * taken a chunk (its memory may be reused). Destroying it stops the process.
+ */
+function processToFile(file: string, args: string[], what: string, fd: number, onWritten?: (chunk: Buffer) => void): Writable {
+  const { child, exited } = watchedChild(file, args, what, 'COMPRESSION', ['pipe', fd, 'pipe']);
+  const stdin = child.stdin!;
+  // A child that dies early breaks our pipe: report why it died, not EPIPE.
+  stdin.on('error', () => {});
+  let failure: Error | undefined;
+  let waiting: ((err?: Error | null) => void) | undefined;
+  const release = (err?: Error) => {
+    const cb = waiting;
+    waiting = undefined;
+    cb?.(err ?? null);
+  };
+  stdin.on('drain', () => release());
+  exited.then(
+    () => {
+      failure = new ProxsaveError('COMPRESSION', `${what}: ${path.basename(file)} exited before it read all of its input`);
+      release(failure);
+    },
+    (e: Error) => {
+      failure = e;
+      release(e);
+    },
+  );
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _e, cb) {
+      if (failure) return cb(failure);
+      if (stdin.write(chunk, onWritten && (() => onWritten(chunk)))) cb();
+      else waiting = cb;
+    },
+    final(cb) {
+      if (failure) return cb(failure);
+      stdin.end();
+      exited.then(() => cb(), cb);
+    },
+    destroy(err, cb) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      cb(err);
+    },
+  });
 }
 
 function wrapLibraryErrors(stream: Duplex, what: string, code: 'COMPRESSION' | 'VERIFY'): Duplex {
@@ -123,40 +185,51 @@ function missing(type: CompressionType): ProxsaveError {
   });
 }
 
+/** The compressor program and its arguments for the resolved settings (null: the library engine). */
+function compressorCommand(c: ResolvedCompression): { prog: string; args: string[] } | null {
+  if (c.type === 'none' || chooseEngine(c.type, c.engine) !== 'cli') return null;
+  const prog = cliProgram(c.type);
+  if (!prog) throw missing(c.type);
+  switch (c.type) {
+    case 'zstd': {
+      // -T≥1 runs zstd's multi-threaded mode, whose output does not depend on the worker count.
+      // --check (the default, made explicit): the export's verification relies on the content checksum.
+      const args = ['-c', '-q', '--no-progress', '--check', `-${c.level}`, `-T${c.threads}`];
+      if (c.ultra) args.splice(2, 0, '--ultra');
+      return { prog, args };
+    }
+    case 'xz':
+      // Always the threaded encoder (-T+N keeps it even for one thread) so the
+      // block layout depends on the level only, not on the machine's cores.
+      return { prog, args: ['-c', '-q', '--check=crc64', `-${c.level}${c.extreme ? 'e' : ''}`, `-T+${c.threads}`, '--memlimit-compress=75%'] };
+    case 'lzma':
+      return { prog, args: ['-c', '-q', '--format=lzma', `-${c.level}${c.extreme ? 'e' : ''}`] };
+    case 'gzip':
+      return { prog, args: path.basename(prog) === 'pigz' ? ['-c', '-n', `-${c.level}`, '-p', String(c.threads)] : ['-c', '-n', `-${c.level}`] };
+    case 'bzip2':
+      return { prog, args: ['-c', `-${c.level}`] };
+  }
+}
+
+/**
+ * The compressor program writing straight into the open archive file `fd`,
+ * when the settings run a program whose format has a content checksum that
+ * `testFile` can check afterwards (zstd, xz, gzip, bzip2); else undefined
+ * (the library engine, .lzma, no compression: use createCompressor).
+ */
+export function compressorToFile(c: ResolvedCompression, fd: number, onWritten?: (chunk: Buffer) => void): { stream: Writable; program: string } | undefined {
+  if (c.type === 'lzma') return undefined;
+  const cmd = compressorCommand(c);
+  if (!cmd) return undefined;
+  return { stream: processToFile(cmd.prog, cmd.args, `${c.type} compression`, fd, onWritten), program: path.basename(cmd.prog) };
+}
+
 /** A compressing Duplex for the resolved settings. */
 export function createCompressor(c: ResolvedCompression): Codec {
   const what = `${c.type} compression`;
   if (c.type === 'none') return { stream: new PassThrough({ highWaterMark: 1 << 20 }), engine: 'none', program: 'none' };
-  const engine = chooseEngine(c.type, c.engine);
-  if (engine === 'cli') {
-    const prog = cliProgram(c.type);
-    if (!prog) throw missing(c.type);
-    const base = path.basename(prog);
-    let args: string[];
-    switch (c.type) {
-      case 'zstd':
-        // -T≥1 runs zstd's multi-threaded mode, whose output does not depend on the worker count.
-        // --check (the default, made explicit): the export's verification relies on the content checksum.
-        args = ['-c', '-q', '--no-progress', '--check', `-${c.level}`, `-T${c.threads}`];
-        if (c.ultra) args.splice(2, 0, '--ultra');
-        break;
-      case 'xz':
-        // Always the threaded encoder (-T+N keeps it even for one thread) so the
-        // block layout depends on the level only, not on the machine's cores.
-        args = ['-c', '-q', '--check=crc64', `-${c.level}${c.extreme ? 'e' : ''}`, `-T+${c.threads}`, '--memlimit-compress=75%'];
-        break;
-      case 'lzma':
-        args = ['-c', '-q', '--format=lzma', `-${c.level}${c.extreme ? 'e' : ''}`];
-        break;
-      case 'gzip':
-        args = base === 'pigz' ? ['-c', '-n', `-${c.level}`, '-p', String(c.threads)] : ['-c', '-n', `-${c.level}`];
-        break;
-      case 'bzip2':
-        args = ['-c', `-${c.level}`];
-        break;
-    }
-    return { stream: processDuplex(prog, args, what), engine: 'cli', program: base };
-  }
+  const cmd = compressorCommand(c);
+  if (cmd) return { stream: processDuplex(cmd.prog, cmd.args, what), engine: 'cli', program: path.basename(cmd.prog) };
   switch (c.type) {
     case 'zstd': {
       const { CompressStream } = requireNative<typeof import('zstd-napi')>('zstd-napi');
@@ -210,10 +283,41 @@ function asVerify(d: Duplex): Duplex {
  * Errors are VERIFY.
  */
 export function createTester(type: CompressionType): Codec & { counts: boolean } {
-  const prog = type === 'lzma' || type === 'none' ? null : cliProgram(type);
+  const prog = testProgram(type);
   if (!prog) return { ...createDecompressor({ type, code: 'VERIFY' }), counts: true };
-  const args = type === 'zstd' ? ['-t', '-q', '--no-progress'] : type === 'xz' ? ['-t', '-q'] : ['-t'];
-  return { stream: asVerify(processDuplex(prog, args, `${type} test`)), engine: 'cli', program: path.basename(prog), counts: false };
+  return { stream: asVerify(processDuplex(prog, testArgs(type), `${type} test`)), engine: 'cli', program: path.basename(prog), counts: false };
+}
+
+/** The program with a test mode that checks a content checksum (not .lzma, which has none), or null. */
+function testProgram(type: CompressionType): string | null {
+  return type === 'lzma' || type === 'none' ? null : cliProgram(type);
+}
+
+function testArgs(type: CompressionType): string[] {
+  return type === 'zstd' ? ['-t', '-q', '--no-progress'] : type === 'xz' ? ['-t', '-q'] : ['-t'];
+}
+
+/**
+ * Tests an archive file in its compressor's own test mode, as `createTester`
+ * does for a stream: decompressed on another core, nothing handed back, the
+ * content checksum checked against the bytes the compressor was given.
+ * Rejects with VERIFY (a missing program too).
+ */
+export async function testFile(type: CompressionType, file: string, signal?: AbortSignal): Promise<void> {
+  const prog = testProgram(type);
+  if (!prog) throw new ProxsaveError('VERIFY', `${type}: no program to test ${file} with`);
+  signal?.throwIfAborted();
+  const { child, exited } = watchedChild(prog, [...testArgs(type), '--', file], `${type} test of ${path.basename(file)}`, 'VERIFY', ['ignore', 'ignore', 'pipe']);
+  const stop = () => child.kill('SIGTERM');
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    await exited;
+  } catch (e) {
+    signal?.throwIfAborted();
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 /** A decompressing Duplex; errors are `code` (VERIFY when checking an archive). */

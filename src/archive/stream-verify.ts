@@ -10,6 +10,9 @@
 // Only the file itself is read back afterwards (hashed once, compared with
 // the hash of the stream), so an export costs one compression, one
 // decompression that hands nothing back, and one read of the compressed file.
+// When the compressor is a program, the export lets it write the file itself
+// and tests the file instead of the stream (codec `compressorToFile`,
+// `testFile`): the compressed bytes then never pass through Node.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { PassThrough, Transform, Writable } from 'node:stream';

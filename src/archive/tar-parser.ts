@@ -154,7 +154,8 @@ export class TarParser extends Writable {
         const n = Math.min(this.skip, chunk.length - pos);
         if (this.meta && this.meta.got < this.meta.size) {
           const take = Math.min(n, this.meta.size - this.meta.got);
-          this.meta.chunks.push(chunk.subarray(pos, pos + take));
+          // A copy: the writer may reuse the chunk's memory once it passed (export's batch pool).
+          this.meta.chunks.push(Buffer.from(chunk.subarray(pos, pos + take)));
           this.meta.got += take;
         }
         this.skip -= n;

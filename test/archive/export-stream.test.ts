@@ -11,10 +11,10 @@ import { test } from 'node:test';
 import { exportSnapshot } from '../../src/app/export.ts';
 import { listCommitEntries } from '../../src/archive/commit-entries.ts';
 import { readCommit } from '../../src/git/commit.ts';
-import { createCompressor, findExecutable, resetExecutableCache } from '../../src/archive/codec.ts';
+import { createCompressor, findExecutable, resetExecutableCache, testFile } from '../../src/archive/codec.ts';
 import { resolveCompression } from '../../src/archive/resolve-compression.ts';
 import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../../src/archive/stream-verify.ts';
-import { tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
+import { BatchPool, tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { cleanEnv, runCli } from '../helpers/cli.ts';
@@ -34,12 +34,16 @@ function bigText(seed: number, bytes: number): Buffer {
   return Buffer.from(lines.join('\n') + '\n');
 }
 
-async function tarBytes(dir: string, workTree?: false): Promise<Buffer> {
+async function tarBytes(dir: string, workTree?: false, pool?: BatchPool): Promise<Buffer> {
   const info = await readCommit({ dir, oid: sh('git', ['-C', dir, 'rev-parse', 'HEAD']).trim() });
   const items = await listCommitEntries({ dir, tree: info.tree });
   const written: WrittenEntry[] = [];
   const parts: Buffer[] = [];
-  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, written, ...(workTree === false ? { workTree } : {}) })) parts.push(Buffer.from(c));
+  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, written, ...(workTree === false ? { workTree } : {}), ...(pool ? { pool } : {}) })) {
+    parts.push(Buffer.from(c));
+    // Handed back at once: the writer reuses (and overwrites) it for what comes next.
+    pool?.release(c);
+  }
   return Buffer.concat(parts);
 }
 
@@ -65,6 +69,8 @@ test('blobs read from the proven working tree give the very bytes read from git;
   const fromGit = await tarBytes(repo, false);
   const fromTree = await tarBytes(repo);
   assert.ok(fromTree.equals(fromGit), 'same tar bytes from the working tree and from git');
+  assert.ok((await tarBytes(repo, undefined, new BatchPool())).equals(fromGit), 'same tar bytes with batches reused');
+  assert.ok((await tarBytes(repo, false, new BatchPool())).equals(fromGit), 'same tar bytes from git with batches reused');
   // A working tree file changed behind the index's back is not used.
   fs.writeFileSync(`${repo}/etc/hostname`, 'XXXX\n');
   fs.writeFileSync(`${repo}/etc/big/one.cfg`, bigText(2, 3 << 20));
@@ -137,5 +143,60 @@ test('the verification halves: a tar entry that differs from the one noted, a ta
     const bad = Buffer.from(z);
     bad[bad.length >> 1]! ^= 0xff;
     await assert.rejects(pipeline(Readable.from([bad]), new VerifyingTee({ type }), sink()), (e) => isProxsaveError(e) && e.code === 'VERIFY', type);
+    // The same, tested as a file (the export's path when the program writes the archive itself).
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'good'), z);
+    fs.writeFileSync(path.join(dir, 'bad'), bad);
+    await testFile(type, path.join(dir, 'good'));
+    await assert.rejects(testFile(type, path.join(dir, 'bad')), (e) => isProxsaveError(e) && e.code === 'VERIFY' && e.message.includes('bad'), type);
+  }
+});
+
+test('the compressor writing the archive itself: dying mid-way is a COMPRESSION error naming it, a full disk is exit 12; nothing is left behind and the next export succeeds', async (t) => {
+  const real = findExecutable('zstd')!;
+  const h = miniHost();
+  t.after(h.cleanup);
+  h.write('/etc/pve/random.bin', crypto.randomBytes(1 << 20).toString('base64'));
+  assert.equal((await h.run('snapshot')).code, 0);
+  const stubs = path.join(h.base, 'dying-bin');
+  fs.mkdirSync(stubs);
+  // Compressing: reads 200 KB of the tar, writes a little, then dies.
+  fs.writeFileSync(path.join(stubs, 'zstd'), `#!/bin/sh
+case " $* " in *" -d "*|*" -t "*) exec ${real} "$@";; esac
+head -c 200000 | ${real} -q -c; echo 'zstd: simulated crash' >&2; exit 3
+`, { mode: 0o755 });
+  const out = path.join(h.base, 'out');
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${stubs}:${oldPath}`;
+  resetExecutableCache();
+  try {
+    await assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'COMPRESSION' && /zstd compression: zstd .* failed \(exit 3\): zstd: simulated crash/.test(e.message));
+  } finally {
+    process.env.PATH = oldPath;
+    resetExecutableCache();
+  }
+  assert.deepEqual(fs.readdirSync(out), [], 'no archive, no .partial');
+
+  if (process.getuid?.() !== 0) return t.skip('the full disk needs root (a tmpfs mount)');
+  const small = path.join(h.base, 'small');
+  fs.mkdirSync(small);
+  try {
+    sh('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]);
+  } catch {
+    return t.skip('no tmpfs mounts here');
+  }
+  try {
+    const full = await runCli(['-c', h.config, 'export', '--out', small], { env: cleanEnv() });
+    assert.equal(full.code, 12, full.stderr);
+    assert.match(full.stderr, /No space left on device/i);
+    assert.deepEqual(fs.readdirSync(small), [], 'no archive, no .partial');
+    sh('mount', ['-o', 'remount,size=16m', small]);
+    const ok = await runCli(['-c', h.config, 'export', '--out', small], { env: cleanEnv() });
+    assert.equal(ok.code, 0, ok.stderr);
+    const archive = fs.readdirSync(small).find((f) => f.endsWith('.tar.zst'))!;
+    sh('zstd', ['-q', '-t', path.join(small, archive)]);
+    sh('sha256sum', ['-c', `${archive}.sha256`], { cwd: small });
+  } finally {
+    sh('umount', ['-l', small]);
   }
 });
