@@ -60,7 +60,6 @@ export async function planTasks(ctx: Context, sel: Selection = {}, signal?: Abor
       queue.shift()?.();
     }
   };
-  if (tasks.some((t) => t.module === 'command')) await import('execa'); // spawn without waiting for the import later
   let done = 0;
   const total = tasks.length;
   const tick = () => ctx.reporter.progress('collect', ++done, total, 'items');

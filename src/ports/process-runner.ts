@@ -1,5 +1,6 @@
 // Runs task commands as argv (never through a shell), each in its own process
 // group so a timeout kills the command and everything it started.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter } from 'node:path';
 
 export interface RunOptions {
@@ -55,63 +56,95 @@ export function createProcessRunner({ pathPrefix = [], env = process.env, killGr
     TERM: 'dumb',
   };
   return {
-    async run(argv, { timeoutMs, maxBuffer = 256 * 1024 * 1024, signal }) {
-      const { execa } = await import('execa');
-      const started = performance.now();
-      const child = execa(argv[0]!, argv.slice(1), {
-        env: childEnv,
-        extendEnv: false,
-        reject: false,
-        detached: true,
-        stdin: 'ignore',
-        encoding: 'buffer',
-        stripFinalNewline: false,
-        maxBuffer,
-        cleanup: true,
-        ...(signal ? { cancelSignal: signal } : {}),
-      });
-      let timedOut = false;
-      const killGroup = (sig: NodeJS.Signals) => {
-        if (child.pid === undefined) return;
-        try {
-          process.kill(-child.pid, sig);
-        } catch {
-          /* already gone */
-        }
-      };
-      let graceTimer: NodeJS.Timeout | undefined;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup('SIGTERM');
-        graceTimer = setTimeout(() => killGroup('SIGKILL'), killGraceMs);
-      }, timeoutMs);
-      try {
-        const r = await child;
-        const notFound = (r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined;
-        // Whatever the leader did, leave no stragglers in its group.
-        if (timedOut || (r as { isMaxBuffer?: boolean }).isMaxBuffer) killGroup('SIGKILL');
-        const spawnFailed = r.exitCode === undefined && r.signal === undefined && !timedOut;
-        return {
-          argv,
-          exitCode: r.exitCode,
-          signal: r.signal,
-          stdout: Buffer.from(r.stdout ?? Buffer.alloc(0)),
-          stderr: Buffer.from(r.stderr ?? Buffer.alloc(0)).toString('utf8'),
-          timedOut,
-          notFound: notFound && spawnFailed,
-          spawnError: spawnFailed && !notFound ? shortMessage(r) : undefined,
-          outputTooLarge: (r as { isMaxBuffer?: boolean }).isMaxBuffer === true,
-          durationMs: performance.now() - started,
-        };
-      } finally {
-        clearTimeout(timer);
-        if (graceTimer) clearTimeout(graceTimer);
-      }
-    },
+    run: (argv, { timeoutMs, maxBuffer = 256 * 1024 * 1024, signal }) => runOne(argv, childEnv, timeoutMs, maxBuffer, killGraceMs, signal),
   };
 }
 
-function shortMessage(r: { shortMessage?: string; message?: string; isMaxBuffer?: boolean }): string {
-  if (r.isMaxBuffer) return 'output larger than the allowed size';
-  return (r.shortMessage ?? r.message ?? 'could not be started').split('\n')[0]!;
+/**
+ * One command on node:child_process directly (not execa: its per-call work
+ * cost 3–6 ms of CPU per command on top of the spawn itself, measured with
+ * /bin/true, which a snapshot pays ~35 times; BENCHMARKS §5). Its own
+ * process group (`detached`), so a timeout, an abort or too much output
+ * stops it and everything it started.
+ */
+function runOne(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxBuffer: number, killGraceMs: number, signal: AbortSignal | undefined): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let child: ChildProcess;
+    const finish = (r: Omit<RunResult, 'argv' | 'durationMs'>) => resolve({ argv, ...r, durationMs: performance.now() - started });
+    const failed = (e: NodeJS.ErrnoException) =>
+      finish({ exitCode: undefined, signal: undefined, stdout: Buffer.alloc(0), stderr: '', timedOut: false, notFound: e.code === 'ENOENT', spawnError: e.code === 'ENOENT' ? undefined : (e.message.split('\n')[0] ?? 'could not be started'), outputTooLarge: false });
+    if (signal?.aborted) return failed(Object.assign(new Error('cancelled before it started'), { code: 'ABORT_ERR' }));
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      return failed(e as NodeJS.ErrnoException);
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let timedOut = false;
+    let tooLarge = false;
+    let spawnFailure: NodeJS.ErrnoException | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    let graceTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      killGroup('SIGTERM');
+      graceTimer ??= setTimeout(() => killGroup('SIGKILL'), killGraceMs);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, timeoutMs);
+    signal?.addEventListener('abort', stop, { once: true });
+    const collect = (into: Buffer[], which: 'out' | 'err') => (chunk: Buffer) => {
+      const total = which === 'out' ? (outBytes += chunk.length) : (errBytes += chunk.length);
+      if (total > maxBuffer) {
+        if (!tooLarge) {
+          tooLarge = true;
+          killGroup('SIGKILL');
+        }
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout!.on('data', collect(out, 'out'));
+    child.stderr!.on('data', collect(err, 'err'));
+    const settle = () => {
+      clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
+      signal?.removeEventListener('abort', stop);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      // Not started (ENOENT, EACCES): no 'close' worth waiting for.
+      if (child.pid !== undefined || spawnFailure) return;
+      spawnFailure = e;
+      settle();
+      failed(e);
+    });
+    child.once('close', (code, sig) => {
+      if (spawnFailure) return;
+      settle();
+      // Whatever the leader did, leave no stragglers in its group.
+      if (timedOut || tooLarge) killGroup('SIGKILL');
+      finish({
+        exitCode: code ?? undefined,
+        signal: sig ?? undefined,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err).toString('utf8'),
+        timedOut,
+        notFound: false,
+        spawnError: undefined,
+        outputTooLarge: tooLarge,
+      });
+    });
+  });
 }
