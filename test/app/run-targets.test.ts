@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostWithWorkDir } from '../helpers/hosts.ts';
+import { miniHost } from '../helpers/mini-host.ts';
 import { PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
 
 const ARCHIVE = /-backup-\d{8}-\d{6}\.tar\.zst$/;
@@ -41,21 +41,26 @@ interface Host {
 
 let epoch = 1_700_000_000;
 
+// A small host (test/helpers/mini-host): these tests are about targets, not
+// about what is collected, and the example hosts' ~35 stub commands per run
+// were most of this file's cost. The full example hosts run in run.test.ts,
+// safety.test.ts and the task catalogue's tests.
 async function host(t: { after(fn: () => unknown): void }, extra = ''): Promise<Host> {
-  const { host: h, work: w } = await hostWithWorkDir(t, 'pve-standalone');
-  const backups = join(w.path, 'backups');
-  const secondary = join(w.path, 'secondary');
-  const logs = join(w.path, 'log');
+  const h = miniHost();
+  t.after(h.cleanup);
+  const backups = join(h.base, 'backups');
+  const secondary = join(h.base, 'secondary');
+  const logs = join(h.base, 'log');
   mkdirSync(secondary);
-  const config = join(w.path, 'backup.env');
+  const config = join(h.base, 'targets.env');
   writeFileSync(
     config,
-    `SYSTEM_ROOT_PREFIX=${h.root}\nSNAPSHOT_PATH=${join(w.path, 'repo')}\nCOMMAND_PATH=${h.bin}\nCOMMAND_TIMEOUT=20\nBACKUP_PATH=${backups}\nLOG_PATH=${logs}\nLOCK_PATH=${join(w.path, 'lock')}\nSECONDARY_ENABLED=true\nSECONDARY_PATH=${secondary}\nMIN_DISK_SPACE_PRIMARY_GB=0\nMIN_DISK_SPACE_SECONDARY_GB=0\nMIN_DISK_SPACE_CLOUD_GB=0\n${extra}`,
+    `SYSTEM_ROOT_PREFIX=${h.root}\nSNAPSHOT_PATH=${h.repo}\nTASKS_PATH=${h.tasks}\nCOMMAND_PATH=${h.bin}\nCOMMAND_TIMEOUT=20\nBACKUP_PATH=${backups}\nLOG_PATH=${logs}\nLOCK_PATH=${join(h.base, 'lock')}\nSECONDARY_ENABLED=true\nSECONDARY_PATH=${secondary}\nMIN_DISK_SPACE_PRIMARY_GB=0\nMIN_DISK_SPACE_SECONDARY_GB=0\nMIN_DISK_SPACE_CLOUD_GB=0\n${extra}`,
   );
   let n = 0;
   return {
     root: h.root,
-    work: w.path,
+    work: h.base,
     backups,
     secondary,
     logs,
