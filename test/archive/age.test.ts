@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseArchiveName } from '../../src/archive/archive-name.ts';
-import { hostWithWorkDir } from '../helpers/hosts.ts';
+import { miniHost } from '../helpers/mini-host.ts';
 import { cleanEnv } from '../helpers/cli.ts';
 import { cli } from '../helpers/in-process.ts';
 import { treeState } from '../helpers/tree-state.ts';
@@ -24,10 +24,13 @@ function keygen(dir: string, name: string): { file: string; recipient: string } 
 }
 
 async function setup(t: { after(fn: () => unknown): void }, extra: (w: (p: string) => string) => string[]) {
-  const { host, work } = await hostWithWorkDir(t, 'pve-standalone');
-  const w = (p: string) => path.join(work.path, p);
+  // The small test host: what is encrypted matters here, not how much of a host it is.
+  const host = miniHost();
+  t.after(host.cleanup);
+  const w = (p: string) => path.join(host.base, 'work', p);
+  fs.mkdirSync(w(''));
   const config = w('backup.env');
-  const write = (lines: string[]) => fs.writeFileSync(config, [`SYSTEM_ROOT_PREFIX=${host.root}`, `SNAPSHOT_PATH=${w('repo')}`, `COMMAND_PATH=${host.bin}`, `BACKUP_PATH=${w('local')}`, `LOCK_PATH=${w('lock')}`, `LOG_PATH=${w('log')}`, 'MIN_DISK_SPACE_PRIMARY_GB=0', ...lines, ''].join('\n'));
+  const write = (lines: string[]) => fs.writeFileSync(config, [`SYSTEM_ROOT_PREFIX=${host.root}`, `SNAPSHOT_PATH=${w('repo')}`, `TASKS_PATH=${host.tasks}`, `COMMAND_PATH=${host.bin}`, `BACKUP_PATH=${w('local')}`, `LOCK_PATH=${w('lock')}`, `LOG_PATH=${w('log')}`, 'MIN_DISK_SPACE_PRIMARY_GB=0', ...lines, ''].join('\n'));
   write(extra(w));
   const run = (...a: string[]) => cli(['-c', config, ...a], cleanEnv());
   return { host, w, run, write };
