@@ -81,16 +81,35 @@ test('blobs read from the proven working tree give the very bytes read from git;
   assert.equal(sh('tar', ['-xOf', a.archivePath, './etc/hostname']), 'pve1\n');
 });
 
-test('a compressed stream corrupted mid-way fails the export with exit 8 and leaves no archive under its final name', async (t) => {
+/** A small host with 1 MiB of incompressible data in its snapshot, and an empty directory for a stub zstd. */
+async function hostWithStubDir(t: { after(fn: () => unknown): void }) {
   const real = findExecutable('zstd');
   assert.ok(real, 'zstd CLI');
   const h = miniHost();
   t.after(h.cleanup);
-  // Enough incompressible data that the compressed stream is well past the flipped byte.
   h.write('/etc/pve/random.bin', crypto.randomBytes(1 << 20).toString('base64'));
   assert.equal((await h.run('snapshot')).code, 0);
-  const stubs = path.join(h.base, 'corrupt-bin');
+  const stubs = path.join(h.base, 'stub-bin');
   fs.mkdirSync(stubs);
+  return { h, real, stubs };
+}
+
+/** `fn` with `dir` first on PATH (the codec's program lookups forgotten before and after). */
+async function withPathFirst<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${dir}:${oldPath}`;
+  resetExecutableCache();
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = oldPath;
+    resetExecutableCache();
+  }
+}
+
+test('a compressed stream corrupted mid-way fails the export with exit 8 and leaves no archive under its final name', async (t) => {
+  // Enough incompressible data that the compressed stream is well past the flipped byte.
+  const { h, real, stubs } = await hostWithStubDir(t);
   // Compressing: the real zstd, with one byte 300 KB into its output replaced
   // (decompressing and testing, -d and -t: the real zstd as it is).
   fs.writeFileSync(
@@ -106,15 +125,7 @@ test('a compressed stream corrupted mid-way fails the export with exit 8 and lea
   const left = fs.existsSync(out) ? fs.readdirSync(out) : [];
   assert.deepEqual(left.filter((f) => !f.endsWith('.partial')), [], `nothing final-named: ${left.join(', ')}`);
   // In-process too (the error is VERIFY), then a sound export with the real zstd.
-  const oldPath = process.env.PATH;
-  process.env.PATH = `${stubs}:${oldPath}`;
-  resetExecutableCache();
-  try {
-    await assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'VERIFY');
-  } finally {
-    process.env.PATH = oldPath;
-    resetExecutableCache();
-  }
+  await withPathFirst(stubs, () => assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'VERIFY'));
   assert.deepEqual(fs.readdirSync(out).filter((f) => !f.endsWith('.partial')), []);
   const ok = await runCli(['-c', h.config, 'export', '--out', out], { env: cleanEnv() });
   assert.equal(ok.code, 0, ok.stderr);
@@ -153,28 +164,16 @@ test('the verification halves: a tar entry that differs from the one noted, a ta
 });
 
 test('the compressor writing the archive itself: dying mid-way is a COMPRESSION error naming it, a full disk is exit 12; nothing is left behind and the next export succeeds', async (t) => {
-  const real = findExecutable('zstd')!;
-  const h = miniHost();
-  t.after(h.cleanup);
-  h.write('/etc/pve/random.bin', crypto.randomBytes(1 << 20).toString('base64'));
-  assert.equal((await h.run('snapshot')).code, 0);
-  const stubs = path.join(h.base, 'dying-bin');
-  fs.mkdirSync(stubs);
+  const { h, real, stubs } = await hostWithStubDir(t);
   // Compressing: reads 200 KB of the tar, writes a little, then dies.
   fs.writeFileSync(path.join(stubs, 'zstd'), `#!/bin/sh
 case " $* " in *" -d "*|*" -t "*) exec ${real} "$@";; esac
 head -c 200000 | ${real} -q -c; echo 'zstd: simulated crash' >&2; exit 3
 `, { mode: 0o755 });
   const out = path.join(h.base, 'out');
-  const oldPath = process.env.PATH;
-  process.env.PATH = `${stubs}:${oldPath}`;
-  resetExecutableCache();
-  try {
-    await assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'COMPRESSION' && /zstd compression: zstd .* failed \(exit 3\): zstd: simulated crash/.test(e.message));
-  } finally {
-    process.env.PATH = oldPath;
-    resetExecutableCache();
-  }
+  await withPathFirst(stubs, () =>
+    assert.rejects(exportSnapshot({ repoDir: h.repo, outDir: out, compression: zstd }), (e) => isProxsaveError(e) && e.code === 'COMPRESSION' && /zstd compression: zstd .* failed \(exit 3\): zstd: simulated crash/.test(e.message)),
+  );
   assert.deepEqual(fs.readdirSync(out), [], 'no archive, no .partial');
 
   if (process.getuid?.() !== 0) return t.skip('the full disk needs root (a tmpfs mount)');
