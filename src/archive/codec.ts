@@ -218,7 +218,7 @@ function compressorCommand(c: ResolvedCompression): { prog: string; args: string
  * (the library engine, .lzma, no compression: use createCompressor).
  */
 export function compressorToFile(c: ResolvedCompression, fd: number, onWritten?: (chunk: Buffer) => void): { stream: Writable; program: string } | undefined {
-  if (c.type === 'lzma') return undefined;
+  if (!testProgram(c.type)) return undefined;
   const cmd = compressorCommand(c);
   if (!cmd) return undefined;
   return { stream: processToFile(cmd.prog, cmd.args, `${c.type} compression`, fd, onWritten), program: path.basename(cmd.prog) };

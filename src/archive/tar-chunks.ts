@@ -165,7 +165,7 @@ export async function* tarChunks({
         let pos = 0;
         while (pos < h.size) {
           const want = Math.min(BATCH, h.size - pos);
-          const buf = fresh().subarray(0, want);
+          const buf = pool ? pool.get().subarray(0, want) : Buffer.allocUnsafe(want);
           let got = 0;
           while (got < want) {
             const n = readSync(h.fd, buf, got, want - got, pos + got);

@@ -59,8 +59,23 @@ function validRefName(ref: string): boolean {
   return ref.split('/').every((c) => !c.startsWith('.') && !c.endsWith('.lock'));
 }
 
+/** packed-refs of `gitdir`, read at most once per lookup ('' when there is none). */
+function packedRefs(gitdir: string): () => string {
+  let text: string | undefined;
+  return () => {
+    if (text === undefined) {
+      try {
+        text = readFileSync(join(gitdir, 'packed-refs'), 'utf8');
+      } catch {
+        text = ''; // no packed refs
+      }
+    }
+    return text;
+  };
+}
+
 /** The value of one ref (loose file, else packed-refs), symbolic refs followed; undefined when it does not exist. */
-function refValue(gitdir: string, ref: string, depth = 0): string | undefined {
+function refValue(gitdir: string, ref: string, packed = packedRefs(gitdir), depth = 0): string | undefined {
   if (depth > 5 || !validRefName(ref)) return undefined;
   let v: string | undefined;
   try {
@@ -70,16 +85,10 @@ function refValue(gitdir: string, ref: string, depth = 0): string | undefined {
     if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') throw e;
   }
   if (v === undefined && ref !== 'HEAD') {
-    let packed = '';
-    try {
-      packed = readFileSync(join(gitdir, 'packed-refs'), 'utf8');
-    } catch {
-      /* no packed refs */
-    }
-    for (const line of packed.split('\n')) if (line.length > 41 && line[40] === ' ' && line.slice(41).trimEnd() === ref) v = line.slice(0, 40);
+    for (const line of packed().split('\n')) if (line.length > 41 && line[40] === ' ' && line.slice(41).trimEnd() === ref) v = line.slice(0, 40);
   }
   if (v === undefined) return undefined;
-  if (v.startsWith('ref:')) return refValue(gitdir, v.slice(4).trim(), depth + 1);
+  if (v.startsWith('ref:')) return refValue(gitdir, v.slice(4).trim(), packed, depth + 1);
   return /^[0-9a-f]{40}$/.test(v) ? v : undefined;
 }
 
@@ -91,8 +100,9 @@ function refValue(gitdir: string, ref: string, depth = 0): string | undefined {
  */
 export function resolveRef({ dir, ref }: { dir: string; ref: string }): string | undefined {
   const gitdir = gitdirOf(dir);
+  const packed = packedRefs(gitdir);
   for (const name of [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`, `refs/remotes/${ref}`, `refs/remotes/${ref}/HEAD`]) {
-    const v = refValue(gitdir, name);
+    const v = refValue(gitdir, name, packed);
     if (v !== undefined) return v;
   }
   return undefined;

@@ -82,8 +82,6 @@ function runOne(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxBu
     }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
     let timedOut = false;
     let tooLarge = false;
     let spawnFailure: NodeJS.ErrnoException | undefined;
@@ -105,19 +103,20 @@ function runOne(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxBu
       stop();
     }, timeoutMs);
     signal?.addEventListener('abort', stop, { once: true });
-    const collect = (into: Buffer[], which: 'out' | 'err') => (chunk: Buffer) => {
-      const total = which === 'out' ? (outBytes += chunk.length) : (errBytes += chunk.length);
-      if (total > maxBuffer) {
+    /** Keeps a stream's output up to maxBuffer; past it, stops the group and drops the rest. */
+    const collect = (into: Buffer[]) => {
+      let total = 0;
+      return (chunk: Buffer) => {
+        total += chunk.length;
+        if (total <= maxBuffer) return into.push(chunk);
         if (!tooLarge) {
           tooLarge = true;
           killGroup('SIGKILL');
         }
-        return;
-      }
-      into.push(chunk);
+      };
     };
-    child.stdout!.on('data', collect(out, 'out'));
-    child.stderr!.on('data', collect(err, 'err'));
+    child.stdout!.on('data', collect(out));
+    child.stderr!.on('data', collect(err));
     const settle = () => {
       clearTimeout(timer);
       if (graceTimer) clearTimeout(graceTimer);
