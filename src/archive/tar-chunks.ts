@@ -8,8 +8,8 @@ import { ProxsaveError } from '../core/errors.ts';
 import { archiveName, type ArchiveItem } from './commit-entries.ts';
 import type { RawObject } from '../git/object-reader.ts';
 import { readObject } from '../git/read-object.ts';
-import { padding, tarHeader, tarTrailer, type TarEntry } from './tar-header.ts';
-import { WorkTreeBlobs } from './work-tree-blobs.ts';
+import { padding, tarHeader, tarTrailer } from './tar-header.ts';
+import { WorkTreeBlobs, type Candidate } from './work-tree-blobs.ts';
 import { decodeName } from '../util/name-bytes.ts';
 
 /** What went into the archive, for checking the written file against. */
@@ -102,14 +102,15 @@ export async function* tarChunks({
   for await (const item of items) {
     const name = archiveName(item);
     let content: Buffer | null = null;
-    /** A proven working tree file: read straight into the batch (small) or streamed (large). */
+    /** A working tree file the index records as this blob: read straight into the batch (small) or proven, opened and streamed (large). */
     let file: ReturnType<WorkTreeBlobs['open']>;
-    let small: ReturnType<WorkTreeBlobs['open']>;
+    let small: Candidate | undefined;
     let linkname: string | undefined;
     if (item.link !== undefined) linkname = `./${item.link}`;
-    else if (item.kind === 'file' && wt && (file = wt.open(item.path, item.oid!)) && file.size <= BATCH / 2) {
-      small = file;
-      file = undefined;
+    else if (item.kind === 'file' && wt) {
+      const c = wt.candidate(item.path, item.oid!);
+      if (c && c.size <= BATCH / 2) small = c;
+      else if (c) file = wt.open(c);
     }
     if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
       const obj = await read(item.oid!);
@@ -117,36 +118,35 @@ export async function* tarChunks({
       if (item.kind === 'symlink') linkname = decodeName(obj.content);
       else content = obj.content;
     }
-    const size = file ? file.size : small ? small.size : content ? content.length : 0;
+    let size = file ? file.size : small ? small.size : content ? content.length : 0;
     const type = item.link !== undefined ? 'hardlink' : item.kind;
-    const entry: TarEntry = {
-      name,
-      type,
-      mode: item.mode,
-      uid: item.uid,
-      gid: item.gid,
-      uname: item.owner,
-      gname: item.group,
-      mtime,
-      size,
-      ...(linkname === undefined ? {} : { linkname }),
-    };
-    const header = tarHeader(entry, scratch);
-    count++;
-    written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size });
-    const pad = padding(size);
+    const headerOf = (n: number): Buffer =>
+      tarHeader({ name, type, mode: item.mode, uid: item.uid, gid: item.gid, uname: item.owner, gname: item.group, mtime, size: n, ...(linkname === undefined ? {} : { linkname }) }, scratch);
+    let header = headerOf(size);
+    let pad = padding(size);
     if (small) {
       // Header, content and padding side by side in the batch: no copy of the content.
       if (fill + header.length + size + pad > BATCH) yield take();
-      header.copy(batch, fill);
-      fill += header.length;
-      if (!wt || !wt.readInto(small, batch, fill)) {
-        // It shrank since it was opened: the blob from git, which has the size in the header.
+      if (!wt || !wt.readInto(small, batch, fill + header.length)) {
+        // Not the file the index recorded after all: the blob from git.
         const obj = await read(item.oid!);
-        if (obj.content.length !== size) throw new ProxsaveError('REPOSITORY', `${item.path}: the snapshot's working tree file changed while it was exported`, { hint: 'run the export again' });
-        obj.content.copy(batch, fill);
+        if (obj.type !== 'blob') throw new ProxsaveError('REPOSITORY', `${item.path}: expected a blob, found a ${obj.type}`);
+        if (obj.content.length === size) obj.content.copy(batch, fill + header.length);
+        else {
+          // (an index whose recorded size is not the blob's): written as any blob from git
+          small = undefined;
+          content = obj.content;
+          size = content.length;
+          header = headerOf(size);
+          pad = padding(size);
+        }
       }
-      fill += size;
+    }
+    count++;
+    written.push({ name, typeflag: type === 'hardlink' ? '1' : type === 'file' ? '0' : type === 'directory' ? '5' : '2', size });
+    if (small) {
+      header.copy(batch, fill);
+      fill += header.length + size;
       ZEROS.copy(batch, fill, 0, pad);
       fill += pad;
       if (fill === BATCH) yield take();

@@ -5,8 +5,9 @@
 // modified in the same instant the index was written. Reading the file skips
 // inflating and re-hashing the packed object; anything unproven (other
 // revisions, a touched file, an index version we do not parse) is read from
-// the object database as before.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+// the object database as before. A small file is checked once, after it
+// was read (readInto); a large one before it is streamed and again after.
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { walkIndex } from '../git/index-file.ts';
 import { comparePaths } from '../git/path-order.ts';
@@ -17,6 +18,15 @@ interface Stamp {
   ctimeMs: number;
   mtimeMs: number;
   ino: number;
+  size: number;
+}
+
+/** An index entry that records the blob an archive wants. */
+export interface Candidate {
+  path: string;
+  /** Offset of its entry in the index. */
+  off: number;
+  /** Its size as the index recorded it (the blob's). */
   size: number;
 }
 
@@ -100,36 +110,57 @@ export class WorkTreeBlobs {
   }
 
   /**
-   * An open file descriptor and its size when the working tree file at
-   * `path` is proven to hold blob `oid`, else undefined. The caller reads
-   * and closes it (and, for a file read in several pieces, re-checks it with
-   * `stillSame`). One open and one fstat: no second path lookup.
+   * The index entry of `path` when it records blob `oid` (no file is
+   * touched yet: the caller reads it with readInto or opens it with open).
    */
-  open(path: string, oid: string): { fd: number; size: number; stamp: Stamp } | undefined {
+  candidate(path: string, oid: string): Candidate | undefined {
     if (isLongPath(path)) return undefined;
     const off = this.find(path);
     if (off === undefined) return undefined;
-    const b = this.index;
-    if (b.toString('hex', off + 40, off + 60) !== oid) return undefined;
-    let fd: number;
+    if (this.index.toString('hex', off + 40, off + 60) !== oid) return undefined;
+    return { path, off, size: this.index.readUInt32BE(off + 36) };
+  }
+
+  /** Opens a candidate's file; O_NONBLOCK so a FIFO put in its place cannot hang the export. */
+  private openFile(c: Candidate): number | undefined {
     try {
-      fd = openSync(fsPath(join(this.dir, path)), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return openSync(fsPath(join(this.dir, c.path)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return undefined;
     }
-    const st = fstatSync(fd);
+  }
+
+  /**
+   * True when `st` is the file the index recorded for entry `off`: a regular
+   * file of that size, inode, mtime and ctime, all earlier than the index
+   * itself (not "racily" modified in the instant it was written).
+   */
+  private proves(st: Stats, off: number): boolean {
+    const b = this.index;
     // Times to the microsecond (plain stats; git itself compares seconds
-    // unless built with USE_NSEC). Racy: changed in the instant the index was written.
+    // unless built with USE_NSEC).
     const ms = (at: number) => b.readUInt32BE(at) * 1000 + b.readUInt32BE(at + 4) / 1e6;
-    const ok =
+    return (
       st.isFile() &&
       st.size === b.readUInt32BE(off + 36) &&
       st.ino % 2 ** 32 === b.readUInt32BE(off + 20) &&
       Math.abs(st.mtimeMs - ms(off + 8)) < 0.001 &&
       Math.abs(st.ctimeMs - ms(off)) < 0.001 &&
       st.mtimeMs < this.indexMtimeMs - 0.001 &&
-      st.ctimeMs < this.indexMtimeMs - 0.001;
-    if (!ok) {
+      st.ctimeMs < this.indexMtimeMs - 0.001
+    );
+  }
+
+  /**
+   * An open file descriptor and its stamp when a (large) candidate's file
+   * is proven to hold its blob, else undefined. The caller reads it in
+   * pieces, re-checks it with `stillSame` and closes it.
+   */
+  open(c: Candidate): { fd: number; size: number; stamp: Stamp } | undefined {
+    const fd = this.openFile(c);
+    if (fd === undefined) return undefined;
+    const st = fstatSync(fd);
+    if (!this.proves(st, c.off)) {
       closeSync(fd);
       return undefined;
     }
@@ -143,21 +174,27 @@ export class WorkTreeBlobs {
   }
 
   /**
-   * Reads all of an opened small file into `into` at `at` and closes it;
-   * false when it came up short or was written to meanwhile (then the caller
-   * reads the blob from git).
+   * Reads a (small) candidate's file whole into `into` at `at` and closes
+   * it: true when the file, checked once after the read, is still the one
+   * the index recorded; false otherwise (then the caller reads the blob from
+   * git). One open, one read, one fstat, one close: a write before or during
+   * the read would have moved the file's ctime past the index's own time.
    */
-  readInto(h: { fd: number; size: number; stamp: Stamp }, into: Buffer, at: number): boolean {
+  readInto(c: Candidate, into: Buffer, at: number): boolean {
+    const fd = this.openFile(c);
+    if (fd === undefined) return false;
     try {
       let got = 0;
-      while (got < h.size) {
-        const n = readSync(h.fd, into, at + got, h.size - got, got);
+      while (got < c.size) {
+        const n = readSync(fd, into, at + got, c.size - got, got);
         if (n === 0) return false;
         got += n;
       }
-      return this.stillSame(h.fd, h.stamp);
+      return this.proves(fstatSync(fd), c.off);
+    } catch {
+      return false; // a directory or something else unreadable in its place
     } finally {
-      closeSync(h.fd);
+      closeSync(fd);
     }
   }
 }

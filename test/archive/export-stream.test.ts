@@ -77,6 +77,14 @@ test('blobs read from the proven working tree give the very bytes read from git;
   assert.ok((await tarBytes(repo)).equals(fromGit), 'changed working tree files are read from git instead');
   fs.rmSync(`${repo}/etc/many`, { recursive: true });
   assert.ok((await tarBytes(repo)).equals(fromGit), 'missing working tree files are read from git');
+  // Something else where a file was: a FIFO must not hang the export, a directory is not read.
+  fs.rmSync(`${repo}/etc/hostname`);
+  sh('mkfifo', [`${repo}/etc/hostname`]);
+  fs.rmSync(`${repo}/etc/empty`);
+  fs.mkdirSync(`${repo}/etc/empty`);
+  assert.ok((await tarBytes(repo)).equals(fromGit), 'a FIFO or a directory in place of a file: the blobs from git');
+  fs.rmSync(`${repo}/etc/hostname`);
+  fs.rmSync(`${repo}/etc/empty`, { recursive: true });
   const a = await exportSnapshot({ repoDir: repo, outDir: tmpDir(), compression: zstd });
   assert.equal(sh('tar', ['-xOf', a.archivePath, './etc/hostname']), 'pve1\n');
 });
