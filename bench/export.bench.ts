@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, isMain, machineLine, markBuilt, markdownTable, measure,
+  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, keepDir, isMain, machineLine, markBuilt, markdownTable, measure,
   median, prng, removeDir, tempDir, writeConfig, type Measured,
 } from './lib.ts';
 
@@ -126,7 +126,8 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
       if (e.status !== 0) throw new Error(`xz export failed: ${e.stderr}`);
       xzRows.push([`xz -6, ${row.tree}`, fmt(p.seconds), fmt(e.seconds), `${fmt(p.seconds / e.seconds)}×`, fmt(e.rssMb, 0)]);
     }
-    if (!argFlag(argv, '--keep')) removeDir(work);
+    if (argFlag(argv, '--keep')) keepDir(work);
+    else removeDir(work);
   }
   const med = (ms: Measured[], k: 'seconds' | 'cpuSeconds' | 'rssMb') => median(ms.map((m) => m[k]));
   let md = `${machineLine()}; median of ${repeat}; proxsave = ${path.relative(process.cwd(), cli)}\n\n`;

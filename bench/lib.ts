@@ -131,6 +131,12 @@ export function removeDir(d: string): void {
   toClean.delete(d);
 }
 
+/** Leaves `d` in place at exit (--keep), saying where it is. */
+export function keepDir(d: string): void {
+  toClean.delete(d);
+  process.stderr.write(`  kept ${d}\n`);
+}
+
 function cleanupAll(): void {
   for (const d of toClean) fs.rmSync(d, { recursive: true, force: true });
   toClean.clear();
