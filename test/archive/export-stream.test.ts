@@ -118,11 +118,12 @@ async function withPathFirst<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 test('a compressed stream corrupted mid-way fails the export with exit 8 and leaves no archive under its final name', async (t) => {
   // Enough incompressible data that the compressed stream is well past the flipped byte.
   const { h, real, stubs } = await hostWithStubDir(t);
-  // Compressing: the real zstd, with one byte 300 KB into its output replaced
-  // (decompressing and testing, -d and -t: the real zstd as it is).
+  // Compressing: the real zstd, with one byte 300 KB into its output changed
+  // (plus one: a fixed 0xff left it as it was in 1 run of 256). Decompressing
+  // and testing, -d and -t: the real zstd as it is.
   fs.writeFileSync(
     path.join(stubs, 'zstd'),
-    `#!/bin/sh\ncase " $* " in *" -d "*|*" -t "*) exec ${real} "$@";; esac\n${real} "$@" | { head -c 300000; head -c 1 >/dev/null; printf '\\377'; cat; }\n`,
+    `#!/bin/sh\ncase " $* " in *" -d "*|*" -t "*) exec ${real} "$@";; esac\n${real} "$@" | { head -c 300000; head -c 1 | tr '\\000-\\377' '\\001-\\377\\000'; cat; }\n`,
     { mode: 0o755 },
   );
   const out = path.join(h.base, 'out');
