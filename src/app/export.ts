@@ -3,7 +3,7 @@
 // Nothing appears under a final name before the archive verified.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archiveFileName } from '../archive/archive-name.ts';
 import { createDecryptor, createEncryptor, type AgeEngine } from '../archive/age.ts';
@@ -12,7 +12,8 @@ import { compressorToFile, createCompressor, testFile } from '../archive/codec.t
 import { commitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommit } from '../git/commit.ts';
 import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
-import { hashFile, TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
+import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
+import { hashFile } from '../util/hash-file.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { BatchPool, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
@@ -106,9 +107,8 @@ function compare(written: WrittenEntry[], read: { name: string; typeflag: string
 
 /** The check of an encrypted archive without its key: hash and size of the file; the tar is what was written. */
 async function hashOnly(p: string, tarBytes: number, written: WrittenEntry[]) {
-  const h = new HashCounter();
-  await pipeline(fs.createReadStream(p, { highWaterMark: 1 << 20 }), h, new Writable({ write: (_c, _e, cb) => cb() }));
-  return { sha256: h.hash.digest('hex'), size: h.bytes, tarBytes, entries: written.map((w) => ({ ...w, mode: 0, uid: 0, gid: 0, uname: '', gname: '', linkname: '' })) };
+  const h = await hashFile(p);
+  return { sha256: h.sha256, size: h.size, tarBytes, entries: written.map((w) => ({ ...w, mode: 0, uid: 0, gid: 0, uname: '', gname: '', linkname: '' })) };
 }
 
 interface ReadBack {
@@ -259,12 +259,12 @@ export async function exportSnapshot({
     let sha256: string;
     let problem: string | null;
     if (direct) {
-      [checked] = await Promise.all([hashFile(partial, signal).catch(readBackFailed), testFile(c.type, partial, signal)]);
+      [checked] = await Promise.all([hashFile(partial, { signal }).catch(readBackFailed), testFile(c.type, partial, signal)]);
       sha256 = checked.sha256;
       problem = null;
     } else if (tee) {
       sha256 = hasher.hash.digest('hex');
-      checked = await hashFile(partial, signal).catch(readBackFailed);
+      checked = await hashFile(partial, { signal }).catch(readBackFailed);
       problem = readBackMismatch({ ...checked, tarBytes: tee.tarBytes }, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes });
     } else {
       sha256 = hasher.hash.digest('hex');

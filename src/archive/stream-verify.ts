@@ -13,8 +13,6 @@
 // When the compressor is a program, the export lets it write the file itself
 // and tests the file instead of the stream (codec `compressorToFile`,
 // `testFile`): the compressed bytes then never pass through Node.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { PassThrough, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
@@ -158,21 +156,4 @@ export class VerifyingTee extends Transform {
     if (!this.input.destroyed) this.input.destroy(err ?? undefined);
     cb(err);
   }
-}
-
-/** SHA-256 and size of a file, read once. */
-export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
-  const h = crypto.createHash('sha256');
-  let size = 0;
-  await pipeline(
-    fs.createReadStream(path, { highWaterMark: 1 << 20 }),
-    async function (source: AsyncIterable<Buffer>) {
-      for await (const c of source) {
-        h.update(c);
-        size += c.length;
-      }
-    },
-    signal ? { signal } : {},
-  );
-  return { sha256: h.digest('hex'), size };
 }
