@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { loadConfig } from '../src/config/load-config.ts';
@@ -40,8 +40,10 @@ export interface BuiltDeb {
 export async function bundle(outfile: string): Promise<{ bytes: number; ms: number }> {
   const t0 = performance.now();
   await build({
-    entryPoints: [join(PROJECT, 'src', 'cli', 'index.ts')],
-    outfile,
+    // The export's read-ahead worker is a file of its own beside the bundle (archive/work-tree-prefetch).
+    entryPoints: { [basename(outfile, '.mjs')]: join(PROJECT, 'src', 'cli', 'index.ts'), 'work-tree-prefetch.worker': join(PROJECT, 'src', 'archive', 'work-tree-prefetch.worker.ts') },
+    outdir: dirname(outfile),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -92,7 +94,7 @@ Files: *
 Copyright: 2026 proxsave authors
 License: MIT
 
-Files: usr/share/proxsave/proxsave.mjs
+Files: usr/share/proxsave/proxsave.mjs usr/share/proxsave/work-tree-prefetch.worker.mjs
 Copyright: 2026 proxsave authors, and the authors of the bundled npm modules
  ${deps.join(', ')} and their dependencies (their license notices are kept at
  the end of the file)

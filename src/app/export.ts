@@ -19,6 +19,7 @@ import { BatchPool, tarChunks, type WrittenEntry } from '../archive/tar-chunks.t
 import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { openObjects } from '../git/read-object.ts';
+import { resolveRef } from '../git/refs.ts';
 import { resolveRev } from '../git/rev.ts';
 import { verifyArchive } from './verify.ts';
 
@@ -222,7 +223,10 @@ export async function exportSnapshot({
     const hasher = new HashCounter();
     try {
       // Batches are reused only where the sink hands them back (the direct path).
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
+      // The working tree's small files are read ahead (in a worker) when it holds this very commit.
+      const prefetch = resolveRef({ dir: repoDir, ref: 'HEAD' }) === oid;
+      const onPrefetchError = (e: Error) => reporter.log('warn', `reading the snapshot's small files ahead failed (${e.message}); they are read one by one`);
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, prefetch, onPrefetchError, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
       const opts = signal ? { signal } : {};
       if (direct) {
         try {

@@ -7,7 +7,7 @@
 // revisions, a touched file, an index version we do not parse) is read from
 // the object database as before. A small file is checked once, after it
 // was read (readInto); a large one before it is streamed and again after.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { walkIndex } from '../git/index-file.ts';
 import { comparePaths } from '../git/path-order.ts';
@@ -28,6 +28,32 @@ export interface Candidate {
   off: number;
   /** Its size as the index recorded it (the blob's). */
   size: number;
+  /** Its number among the usable entries, in index order. */
+  k: number;
+}
+
+/** The bytes of a git index file and its mtime (what "racily modified" is measured against). */
+export interface IndexCopy {
+  bytes: Buffer;
+  mtimeMs: number;
+}
+
+/** The index file, read into shared memory: a prefetching worker then reads the same bytes without a copy. */
+function readIndex(dir: string): IndexCopy {
+  const fd = openSync(join(dir, '.git', 'index'), 'r');
+  try {
+    const st = fstatSync(fd);
+    const bytes = Buffer.from(new SharedArrayBuffer(st.size));
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, bytes, got, st.size - got, got);
+      if (n === 0) throw new Error('index shrank while read');
+      got += n;
+    }
+    return { bytes, mtimeMs: st.mtimeMs };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class WorkTreeBlobs {
@@ -43,9 +69,13 @@ export class WorkTreeBlobs {
   private index: Buffer = Buffer.alloc(0);
   private indexMtimeMs = 0;
 
-  constructor(private readonly dir: string) {
+  /** `index`: the index file's bytes and mtime as another reader already read them (the prefetching worker gets the main thread's). */
+  constructor(
+    private readonly dir: string,
+    index?: IndexCopy,
+  ) {
     try {
-      this.load();
+      this.load(index ?? readIndex(dir));
     } catch {
       this.offsets = []; // an index we cannot read proves nothing
       this.nameStarts = [];
@@ -57,11 +87,22 @@ export class WorkTreeBlobs {
     return this.offsets.length;
   }
 
+  /** The index as read, for a second reader of the same working tree. */
+  get indexCopy(): IndexCopy {
+    return { bytes: this.index, mtimeMs: this.indexMtimeMs };
+  }
+
+  /** The usable entry number `k` (0 <= k < size), in index order. */
+  candidateAt(k: number): Candidate {
+    const off = this.offsets[k]!;
+    return { path: this.nameAt(k), off, size: this.index.readUInt32BE(off + 36), k };
+  }
+
   private nameAt(k: number): string {
     return decodeName(this.index.subarray(this.nameStarts[k]!, this.nameEnds[k]!));
   }
 
-  /** The offset of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
+  /** The number of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
   private find(path: string): number | undefined {
     const n = this.offsets.length;
     if (this.cursor > 0 && this.cursor <= n && comparePaths(this.nameAt(this.cursor - 1), path) >= 0) {
@@ -79,15 +120,12 @@ export class WorkTreeBlobs {
       const c = comparePaths(this.nameAt(this.cursor), path);
       if (c > 0) return undefined;
       this.cursor++;
-      if (c === 0) return this.offsets[this.cursor - 1];
+      if (c === 0) return this.cursor - 1;
     }
     return undefined;
   }
 
-  private load(): void {
-    const p = join(this.dir, '.git', 'index');
-    const st = statSync(p);
-    const b = readFileSync(p);
+  private load({ bytes: b, mtimeMs }: IndexCopy): void {
     const version = walkIndex(b, (e) => {
       const mode = b.readUInt32BE(e.off + 24);
       const stage = (e.flags >> 12) & 3;
@@ -105,7 +143,7 @@ export class WorkTreeBlobs {
       this.nameEnds = [];
       return;
     }
-    this.indexMtimeMs = st.mtimeMs;
+    this.indexMtimeMs = mtimeMs;
     this.index = b;
   }
 
@@ -115,10 +153,11 @@ export class WorkTreeBlobs {
    */
   candidate(path: string, oid: string): Candidate | undefined {
     if (isLongPath(path)) return undefined;
-    const off = this.find(path);
-    if (off === undefined) return undefined;
+    const k = this.find(path);
+    if (k === undefined) return undefined;
+    const off = this.offsets[k]!;
     if (this.index.toString('hex', off + 40, off + 60) !== oid) return undefined;
-    return { path, off, size: this.index.readUInt32BE(off + 36) };
+    return { path, off, size: this.index.readUInt32BE(off + 36), k };
   }
 
   /** Opens a candidate's file; O_NONBLOCK so a FIFO put in its place cannot hang the export. */

@@ -66,6 +66,9 @@ test('the .deb installs into an empty root and the installed proxsave works with
   const doc = JSON.parse(r.stdout) as { export: { archive: string }; snapshot: { recap: { failed: number } } };
   assert.equal(doc.snapshot.recap.failed, 0, r.stderr);
   execFileSync('zstd', ['-t', '-q', doc.export.archive]);
+  // The export's read-ahead worker ships beside the bundle and starts from it.
+  assert.ok(existsSync(join(root, 'usr/share/proxsave/work-tree-prefetch.worker.mjs')));
+  assert.doesNotMatch(r.stderr, /ahead failed/);
   const copy = execFileSync('git', ['-C', h.repo, 'show', 'HEAD:var/lib/pve-cluster/config.db']);
   assert.equal(copy.subarray(0, 15).toString('latin1'), 'SQLite format 3');
 
