@@ -245,7 +245,12 @@ export async function exportSnapshot({
       throw new ProxsaveError(code, `writing ${partial} failed: ${(e as Error).message}`, { cause: e });
     }
     await fs.promises.chmod(partial, 0o600);
-    await fsyncPath(partial);
+    // The flush to disk runs while the file is read back (from the page cache);
+    // both must be done before the rename.
+    const synced = fsyncPath(partial).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
 
     // Read back what is on disk before anyone can see it. The tar was listed
     // as it went to the compressor (TarSelfCheck). Written by the compressor
@@ -278,7 +283,12 @@ export async function exportSnapshot({
       checked = back;
       problem = readBackMismatch(back, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes }) ?? compare(all, back.entries);
     }
+    const syncFailed = await synced;
     if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
+    if (syncFailed) {
+      const code = errnoCode(syncFailed) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
+      throw new ProxsaveError(code, `flushing ${partial} to disk failed: ${syncFailed.message}`, { cause: syncFailed });
+    }
 
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };
     const shaTmp = await writeFileAtomic(sha256Path, formatSha256Sidecar(sha256, name));

@@ -3,7 +3,7 @@
 // the root is ever read and loops cannot happen) and skips FIFOs, sockets and
 // devices with a warning. Reading content is left to the snapshot stage,
 // which first asks its stat cache.
-import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoCode } from '../core/errors.ts';
 import type { Accounts } from '../facts/accounts.ts';
@@ -14,6 +14,7 @@ import { parseSize } from '../util/size.ts';
 import { statKey } from '../util/stat-key.ts';
 import { globBase, globToRegExp, hasGlob, matchesAny } from '../util/glob.ts';
 import { decodeName, displayName, onPath } from '../util/name-bytes.ts';
+import { readRegularFileSync } from '../util/read-regular.ts';
 import { refusedName } from '../git/names.ts';
 import { newPlan, type Entry, type TaskPlan } from './types.ts';
 
@@ -96,7 +97,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
           ? 'the snapshot keeps its own metadata under .proxsave/'
           : refusedName(name, kind, () => {
               try {
-                return st.isFile() && st.size <= limit ? onPath(root.real(hostPath), (p) => readFileSync(p)) : undefined;
+                return st.isFile() && st.size <= limit ? onPath(root.real(hostPath), readRegularFileSync) : undefined;
               } catch {
                 return undefined;
               }

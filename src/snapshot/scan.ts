@@ -3,13 +3,13 @@
 // compareEntry) and hands every new content to `onContent` as soon as it is
 // known, so that a writer can store it while the next files are hashed. A
 // file that cannot be read is a ReadError in the result, nothing else.
-import { readFileSync } from 'node:fs';
 import { errnoCode } from '../core/errors.ts';
 import type { Entry } from '../modules/types.ts';
 import { hashObject } from '../git/objects.ts';
 import type { CachedFile } from './state-cache.ts';
 import { cachedId, compareEntry, readsHost, type Change, type Prepared, type ReadError, type Scanned } from './diff.ts';
 import { displayName, encodeName, onPath } from '../util/name-bytes.ts';
+import { readRegularFileSync } from '../util/read-regular.ts';
 
 export interface NewContent {
   change: Change;
@@ -71,5 +71,5 @@ export async function scan(prep: Prepared, { keepContent = false, onProgress, on
 function contentOf(e: Entry): Buffer {
   if (e.type === 'l') return encodeName(e.target!);
   if (e.content) return e.content;
-  return onPath(e.source!.real, (p) => readFileSync(p));
+  return onPath(e.source!.real, readRegularFileSync);
 }

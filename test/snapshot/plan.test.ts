@@ -12,6 +12,11 @@ import { taskVerdict } from '../../src/snapshot/task-status.ts';
 import type { CachedFile } from '../../src/snapshot/state-cache.ts';
 import type { Entry, TaskPlan } from '../../src/modules/types.ts';
 import type { LoadedTask } from '../../src/tasks/load-tasks.ts';
+import { scan } from '../../src/snapshot/scan.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const blob = (s: string) => hashObject('blob', Buffer.from(s));
 const ROOT = { uid: 0, gid: 0, owner: 'root', group: 'root' };
@@ -367,4 +372,26 @@ test('formatMetadataBytes gives the header and the sorted lines, over many piece
   const whole = (list: MetaEntry[]) => [METADATA_HEADER, ...[...list].sort((a, b) => comparePaths(a.path, b.path)).map(formatMetadataLine)].join('\n') + '\n';
   assert.ok(formatMetadataBytes(entries).equals(Buffer.from(whole(entries))));
   assert.ok(formatMetadataBytes([]).equals(Buffer.from(whole([]))));
+});
+
+test('a host file that became a FIFO or a directory after the plan is a read error of its task, not a hang', async () => {
+  const t = tempDir();
+  try {
+    execFileSync('mkfifo', [join(t.path, 'fifo')]);
+    mkdirSync(join(t.path, 'dir'));
+    writeFileSync(join(t.path, 'b'), 'b2');
+    const entries = [
+      file('etc', 'etc/a.conf', { source: { real: join(t.path, 'fifo'), key: 'k:new-a' } }),
+      file('etc', 'etc/b.conf', { source: { real: join(t.path, 'b'), key: 'k:new-b' } }),
+      file('etc', 'etc/sub/c.conf', { source: { real: join(t.path, 'dir'), key: 'k:new-c' } }),
+    ];
+    const r = await scan(prepareDiff([plan('etc', [dir('etc', 'etc'), ...entries])], HEAD));
+    assert.deepEqual(r.readErrors.map((e) => [e.path, e.message]), [
+      ['etc/a.conf', '/etc/a.conf: cannot read (ENOTREG)'],
+      ['etc/sub/c.conf', '/etc/sub/c.conf: cannot read (ENOTREG)'],
+    ]);
+    assert.deepEqual(summary(r.changes), ['M etc/b.conf']);
+  } finally {
+    t.cleanup();
+  }
 });

@@ -1,0 +1,25 @@
+// A file swapped for a FIFO, a directory or a device between the plan's lstat
+// and the read is refused at once, not waited on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readRegularFileSync } from '../../src/util/read-regular.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+test('a regular file is read whole; a FIFO, a directory and a device are refused without blocking', () => {
+  const t = tempDir();
+  try {
+    writeFileSync(join(t.path, 'f'), 'content\n');
+    assert.equal(readRegularFileSync(join(t.path, 'f')).toString(), 'content\n');
+    execFileSync('mkfifo', [join(t.path, 'fifo')]);
+    mkdirSync(join(t.path, 'd'));
+    for (const p of [join(t.path, 'fifo'), join(t.path, 'd'), '/dev/null']) {
+      assert.throws(() => readRegularFileSync(p), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG' && /no longer a regular file/.test(e.message), p);
+    }
+    assert.throws(() => readRegularFileSync(join(t.path, 'missing')), { code: 'ENOENT' });
+  } finally {
+    t.cleanup();
+  }
+});
