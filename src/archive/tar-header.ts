@@ -43,7 +43,11 @@ function asciiFallback(s: string, max: number): string {
   return out;
 }
 
-function writeString(buf: Buffer, offset: number, size: number, value: string): void {
+function writeAscii(buf: Buffer, offset: number, _size: number, value: string): void {
+  if (value.length > 0) buf.write(value, offset, value.length, 'latin1');
+}
+
+function writeAny(buf: Buffer, offset: number, size: number, value: string): void {
   // Plain ASCII (nearly every name) is written without an intermediate buffer.
   if (isPlainAscii(value)) buf.write(value, offset, Math.min(size, value.length), 'latin1');
   else encodeName(value).copy(buf, offset, 0, size);
@@ -52,9 +56,15 @@ function writeString(buf: Buffer, offset: number, size: number, value: string): 
 function writeOctal(buf: Buffer, offset: number, size: number, value: number): void {
   // size-1 digits then NUL, as GNU tar writes them (digit by digit: no string per field).
   let v = value;
-  for (let i = offset + size - 2; i >= offset; i--) {
+  let i = offset + size - 2;
+  // Bit operations while the value fits 31 bits (ids, modes, times, nearly every size).
+  for (; v > 0x7fffffff && i >= offset; i--) {
     buf[i] = 0x30 + (v % 8);
     v = Math.floor(v / 8);
+  }
+  for (; i >= offset; i--) {
+    buf[i] = 0x30 + (v & 7);
+    v >>>= 3;
   }
   buf[offset + size - 1] = 0;
 }
@@ -64,6 +74,15 @@ function paxRecord(key: string, value: string): Buffer {
   let len = body.length + 1;
   while (String(len).length + body.length !== len) len = String(len).length + body.length;
   return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+/** Owner and group names that fit the ustar field as they are, remembered (a tree has few). */
+const plainOwners = new Set<string>();
+function plainOwner(s: string): boolean {
+  if (plainOwners.has(s)) return true;
+  if (s.length > 32 || !isPlainAscii(s)) return false;
+  if (plainOwners.size < 1024) plainOwners.add(s);
+  return true;
 }
 
 function ustarBlock(e: {
@@ -77,9 +96,11 @@ function ustarBlock(e: {
   linkname: string;
   uname: string;
   gname: string;
-}, into?: Buffer): Buffer {
+}, into?: Buffer, ascii = false): Buffer {
   const b = into ?? Buffer.alloc(BLOCK);
   if (into) b.fill(0, 0, BLOCK);
+  // `ascii`: the caller checked every string is plain ASCII within its field.
+  const writeString = ascii ? writeAscii : writeAny;
   writeString(b, 0, 100, e.name);
   writeOctal(b, 100, 8, e.mode);
   writeOctal(b, 108, 8, e.uid);
@@ -123,6 +144,14 @@ export function tarHeader(entry: TarEntry, scratch?: Buffer): Buffer {
   // (a hard link's linkname is the archive name of its target)
   const linkname = entry.linkname ?? '';
   if (!Number.isSafeInteger(size) || size < 0) throw new ProxsaveError('ARCHIVE', `bad size ${size} for ${name}`);
+  // Nearly every entry: short ASCII names and ids ustar holds. No pax header;
+  // each string checked once (owner and group names once per distinct value).
+  if (
+    name.length <= 100 && linkname.length <= 100 && uid <= MAX_ID && gid <= MAX_ID && size <= MAX_SIZE &&
+    isPlainAscii(name) && (linkname === '' || isPlainAscii(linkname)) && plainOwner(uname) && plainOwner(gname)
+  ) {
+    return ustarBlock({ name, mode: mode & 0o7777, uid, gid, size, mtime, typeflag: TYPEFLAG[type], linkname, uname, gname }, scratch, true);
+  }
   const pax: Buffer[] = [];
   // ASCII, or a name that is not UTF-8 at all (its raw bytes, as GNU tar
   // writes them), goes in the ustar field when short enough. UTF-8 names go

@@ -390,7 +390,7 @@ test('a host file that became a FIFO or a directory after the plan is a read err
       ['etc/a.conf', '/etc/a.conf: cannot read (ENOTREG)'],
       ['etc/sub/c.conf', '/etc/sub/c.conf: cannot read (ENOTREG)'],
     ]);
-    assert.deepEqual(summary(r.changes), ['M etc/b.conf']);
+    assert.deepEqual(summary([...r.changes]), ['M etc/b.conf']);
   } finally {
     t.cleanup();
   }
