@@ -387,8 +387,8 @@ test('a host file that became a FIFO or a directory after the plan is a read err
     ];
     const r = await scan(prepareDiff([plan('etc', [dir('etc', 'etc'), ...entries])], HEAD));
     assert.deepEqual(r.readErrors.map((e) => [e.path, e.message]), [
-      ['etc/a.conf', '/etc/a.conf: cannot read (ENOTREG)'],
-      ['etc/sub/c.conf', '/etc/sub/c.conf: cannot read (ENOTREG)'],
+      ['etc/a.conf', '/etc/a.conf: cannot read (not a regular file any more: now a FIFO)'],
+      ['etc/sub/c.conf', '/etc/sub/c.conf: cannot read (not a regular file any more: now a directory)'],
     ]);
     assert.deepEqual(summary([...r.changes]), ['M etc/b.conf']);
   } finally {

@@ -15,8 +15,8 @@ test('a regular file is read whole; a FIFO, a directory and a device are refused
     assert.equal(readRegularFileSync(join(t.path, 'f')).toString(), 'content\n');
     execFileSync('mkfifo', [join(t.path, 'fifo')]);
     mkdirSync(join(t.path, 'd'));
-    for (const p of [join(t.path, 'fifo'), join(t.path, 'd'), '/dev/null']) {
-      assert.throws(() => readRegularFileSync(p), (e: NodeJS.ErrnoException) => e.code === 'ENOTREG' && /no longer a regular file/.test(e.message), p);
+    for (const [p, now] of [[join(t.path, 'fifo'), 'a FIFO'], [join(t.path, 'd'), 'a directory'], ['/dev/null', 'a device']] as const) {
+      assert.throws(() => readRegularFileSync(p), { message: `not a regular file any more: now ${now}` }, p);
     }
     assert.throws(() => readRegularFileSync(join(t.path, 'missing')), { code: 'ENOENT' });
   } finally {
