@@ -13,6 +13,14 @@ test('a regular file is read whole; a FIFO, a directory and a device are refused
   try {
     writeFileSync(join(t.path, 'f'), 'content\n');
     assert.equal(readRegularFileSync(join(t.path, 'f')).toString(), 'content\n');
+    const big = Buffer.alloc(300_000, 'x');
+    writeFileSync(join(t.path, 'big'), big);
+    assert.ok(readRegularFileSync(join(t.path, 'big')).equals(big));
+    writeFileSync(join(t.path, 'empty'), '');
+    assert.equal(readRegularFileSync(join(t.path, 'empty')).length, 0);
+    // A file whose stat says 0 bytes but that has content (as procfs files do).
+    const version = readRegularFileSync('/proc/version').toString();
+    assert.match(version, /^Linux version /);
     execFileSync('mkfifo', [join(t.path, 'fifo')]);
     mkdirSync(join(t.path, 'd'));
     for (const [p, now] of [[join(t.path, 'fifo'), 'a FIFO'], [join(t.path, 'd'), 'a directory'], ['/dev/null', 'a device']] as const) {
