@@ -62,6 +62,7 @@ export async function* tarChunks({
   read = (oid) => readObject(dir, oid),
   pool,
   prefetch = false,
+  prefetchMinEntries,
   onPrefetchError,
 }: {
   dir: string;
@@ -78,11 +79,13 @@ export async function* tarChunks({
   pool?: BatchPool;
   /** Read the working tree's small files ahead in a worker thread (archive/work-tree-prefetch). */
   prefetch?: boolean;
+  /** Fewest index entries for which a worker is started (default PREFETCH_MIN_ENTRIES). */
+  prefetchMinEntries?: number;
   /** The read-ahead worker failed (what it did not read is read here). */
   onPrefetchError?: (e: Error) => void;
 }): AsyncGenerator<Buffer> {
   const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
-  const ahead = prefetch && wt ? WorkTreePrefetch.start(dir, wt, BATCH / 2, onPrefetchError) : undefined;
+  const ahead = prefetch && wt ? WorkTreePrefetch.start(dir, wt, BATCH / 2, onPrefetchError, prefetchMinEntries) : undefined;
   try {
     yield* entries();
   } finally {

@@ -10,7 +10,9 @@
 // names its index entry and says whether the file was proven; anything not
 // in the ring (a large file, an entry skipped, the worker gone) is read by
 // the main thread as before. The ring holds at most RING_BYTES, so memory
-// does not grow with the tree.
+// does not grow with the tree. While the worker is still starting, the main
+// thread reads the files itself and says how far it got; the worker begins
+// after that entry.
 import { Worker } from 'node:worker_threads';
 import type { Candidate, WorkTreeBlobs } from './work-tree-blobs.ts';
 
@@ -20,8 +22,17 @@ const WORKER = typeof PROXSAVE_BUNDLED !== 'undefined' ? './work-tree-prefetch.w
 /** Run from source through tsx, which on Node 20 does not load a worker's entry file: nothing is read ahead. */
 export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
+/**
+ * Below this many index entries no worker is started: a new thread and its
+ * modules cost ~60 ms of CPU on the core the compressor needs, and copying
+ * from shared memory is slower than the main thread's own read. Measured
+ * (BENCHMARKS.md §3): at 1k and 10k entries the export was faster without
+ * the worker, at 30k and 100k with it.
+ */
+export const PREFETCH_MIN_ENTRIES = 20_000;
+
 /** Control words at the start of the shared memory (Int32 indexes). */
-export const CTRL = { written: 0, read: 1, done: 2, stop: 3 } as const;
+export const CTRL = { written: 0, read: 1, done: 2, stop: 3, started: 4, claimed: 5 } as const;
 /** Bytes of control words before the ring's data. */
 export const CTRL_BYTES = 64;
 /** Size of the ring's data (a power of two). */
@@ -76,13 +87,15 @@ export class WorkTreePrefetch {
 
   /**
    * A worker reading `wt`'s small files ahead, or undefined when one cannot
-   * be started (then nothing is read ahead). `onError`: the worker failed
+   * be started or the index has fewer than `minEntries` entries (then
+   * nothing is read ahead). `onError`: the worker failed
    * (the main thread reads what it did not).
    */
-  static start(dir: string, wt: WorkTreeBlobs, limit: number, onError?: (e: Error) => void): WorkTreePrefetch | undefined {
-    if (wt.size === 0 || FROM_SOURCE) return undefined;
+  static start(dir: string, wt: WorkTreeBlobs, limit: number, onError?: (e: Error) => void, minEntries = PREFETCH_MIN_ENTRIES): WorkTreePrefetch | undefined {
+    if (wt.size === 0 || wt.size < minEntries || FROM_SOURCE) return undefined;
     const { bytes, mtimeMs } = wt.indexCopy;
     const shared = new SharedArrayBuffer(CTRL_BYTES + RING_BYTES);
+    new Int32Array(shared, 0, CTRL_BYTES / 4)[CTRL.claimed] = -1; // no entry read by the main thread yet
     const job: PrefetchJob = { dir, index: bytes, mtimeMs, shared, limit };
     try {
       const worker = new Worker(new URL(WORKER, import.meta.url), { workerData: job, stdout: false, stderr: false });
@@ -104,6 +117,12 @@ export class WorkTreePrefetch {
       const w = Atomics.load(this.ctrl, CTRL.written);
       if (w === this.r) {
         if (this.gone || this.closed || Atomics.load(this.ctrl, CTRL.done) === 1) return undefined;
+        if (!this.started) {
+          // The worker is still starting (~60 ms of a new thread and its
+          // modules): this file is read here, and the worker begins after it.
+          Atomics.store(this.ctrl, CTRL.claimed, c.k);
+          return undefined;
+        }
         const wait = waitAsync(this.ctrl, CTRL.written, w, 100);
         if (wait.async) {
           // A pending waitAsync does not keep the event loop alive; this timer does, for as long as it waits.
@@ -129,6 +148,11 @@ export class WorkTreePrefetch {
       if (k === c.k) return proven && size === c.size;
       // k < c.k: an entry the archive did not ask for (not in this tree); dropped.
     }
+  }
+
+  /** The worker has begun reading (until then take() leaves every file to the caller). */
+  get started(): boolean {
+    return Atomics.load(this.ctrl, CTRL.started) === 1;
   }
 
   private advance(n: number): void {

@@ -40,7 +40,14 @@ function room(bytes: number): boolean {
 }
 
 try {
+  Atomics.store(ctrl, CTRL.started, 1);
   for (let k = 0; k < wt.size; k++) {
+    // The entries the main thread read itself while this thread was starting are skipped.
+    const claimed = Atomics.load(ctrl, CTRL.claimed);
+    if (k <= claimed) {
+      k = claimed;
+      continue;
+    }
     const c = wt.candidateAt(k);
     if (c.size > job.limit) continue;
     const bytes = recordBytes(c.size);
