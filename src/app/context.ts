@@ -32,7 +32,7 @@ declare const PROXSAVE_BUNDLED: boolean | undefined;
 
 export function bundledTasksDir(): string {
   let d = dirname(fileURLToPath(import.meta.url));
-  // The packaged single-file build keeps the catalogue beside it: /usr/share/proxsave/tasks.
+  // The packaged (bundled) build keeps the catalogue beside it: /usr/share/proxsave/tasks.
   if (typeof PROXSAVE_BUNDLED !== 'undefined' && existsSync(join(d, 'tasks'))) return join(d, 'tasks');
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(d, 'tasks')) && existsSync(join(d, 'package.json'))) return join(d, 'tasks');

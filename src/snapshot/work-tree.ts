@@ -74,7 +74,7 @@ const STRIDE = STATS + 3;
 
 /**
  * The worker's code (plain CommonJS, given as text so it runs the same from
- * src/, dist/ and the single-file package). It creates the files of each
+ * src/, dist/ and the bundled package). It creates the files of each
  * batch in order with synchronous calls and answers with the batch's id, the
  * first error, the batch's buffer (handed back for the next batch) and each
  * file's stat fields for the index, taken with fstat before the close.

@@ -1,4 +1,4 @@
-// Native Node modules are optional: the packaged build (one bundled file,
+// Native Node modules are optional: the packaged build (bundled JavaScript,
 // Architecture: all) ships none and uses the system programs instead. Asking
 // for one that is missing is a clear COMPRESSION error, not a stack trace.
 import { createRequire } from 'node:module';
