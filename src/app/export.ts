@@ -71,8 +71,8 @@ async function removeQuietly(p: string): Promise<void> {
   await fs.promises.rm(p, { force: true }).catch(() => {});
 }
 
-async function writeFileAtomic(p: string, text: string): Promise<string> {
-  const tmp = `${p}.tmp`;
+/** Writes `text` to `tmp` (a temporary name, renamed by the caller), flushed to disk. */
+async function writeFlushed(tmp: string, text: string): Promise<void> {
   await removeQuietly(tmp);
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   try {
@@ -82,7 +82,6 @@ async function writeFileAtomic(p: string, text: string): Promise<string> {
   } finally {
     await fh.close();
   }
-  return tmp;
 }
 
 async function fsyncPath(p: string): Promise<void> {
@@ -283,18 +282,24 @@ export async function exportSnapshot({
       checked = back;
       problem = readBackMismatch(back, { sha256, size: hasher.bytes, tarBytes: tarCounter.bytes }) ?? compare(all, back.entries);
     }
-    const syncFailed = await synced;
-    if (problem) throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
-    if (syncFailed) {
-      const code = errnoCode(syncFailed) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
-      throw new ProxsaveError(code, `flushing ${partial} to disk failed: ${syncFailed.message}`, { cause: syncFailed });
+    if (problem) {
+      await synced;
+      throw new ProxsaveError('VERIFY', `${name}: verification after writing failed: ${problem}`);
     }
 
+    // The sidecars are written (to temporary names, each flushed) while the
+    // archive's flush may still run: three waits on the disk at once, not one
+    // after the other.
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };
-    const shaTmp = await writeFileAtomic(sha256Path, formatSha256Sidecar(sha256, name));
-    temps.push(shaTmp);
-    const manTmp = await writeFileAtomic(manifestPath, serializeManifest(manifest));
-    temps.push(manTmp);
+    const [shaTmp, manTmp] = [`${sha256Path}.tmp`, `${manifestPath}.tmp`];
+    temps.push(shaTmp, manTmp);
+    const [syncFailed, ...sidecars] = await Promise.allSettled([synced, writeFlushed(shaTmp, formatSha256Sidecar(sha256, name)), writeFlushed(manTmp, serializeManifest(manifest))]);
+    const flushError = syncFailed.status === 'fulfilled' ? syncFailed.value : (syncFailed.reason as Error);
+    if (flushError) {
+      const code = errnoCode(flushError) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
+      throw new ProxsaveError(code, `flushing ${partial} to disk failed: ${flushError.message}`, { cause: flushError });
+    }
+    for (const s of sidecars) if (s.status === 'rejected') throw s.reason;
     // Archive first, sidecars last: an archive without sidecars counts as incomplete.
     await fs.promises.rename(partial, archivePath);
     await fs.promises.rename(shaTmp, sha256Path);
