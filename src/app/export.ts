@@ -293,8 +293,8 @@ export async function exportSnapshot({
     const manifest: Manifest = { ...baseManifest, archive_size: checked.size, sha256, entries: written.length };
     const [shaTmp, manTmp] = [`${sha256Path}.tmp`, `${manifestPath}.tmp`];
     temps.push(shaTmp, manTmp);
-    const [syncFailed, ...sidecars] = await Promise.allSettled([synced, writeFlushed(shaTmp, formatSha256Sidecar(sha256, name)), writeFlushed(manTmp, serializeManifest(manifest))]);
-    const flushError = syncFailed.status === 'fulfilled' ? syncFailed.value : (syncFailed.reason as Error);
+    // (`synced` never rejects: it holds the flush's error.)
+    const [flushError, sidecars] = await Promise.all([synced, Promise.allSettled([writeFlushed(shaTmp, formatSha256Sidecar(sha256, name)), writeFlushed(manTmp, serializeManifest(manifest))])]);
     if (flushError) {
       const code = errnoCode(flushError) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
       throw new ProxsaveError(code, `flushing ${partial} to disk failed: ${flushError.message}`, { cause: flushError });
