@@ -24,10 +24,9 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /**
  * Below this many index entries no worker is started: a new thread and its
- * modules cost ~60 ms of CPU on the core the compressor needs, and copying
- * from shared memory is slower than the main thread's own read. Measured
- * (BENCHMARKS.md §3): at 1k and 10k entries the export was faster without
- * the worker, at 30k and 100k with it.
+ * modules cost ~60 ms of CPU on the core the compressor needs. Measured
+ * (BENCHMARKS.md §3): at 1k entries the export was faster without the
+ * worker, at 10k as fast for 0.2 CPU-s less, at 30k and 100k faster with it.
  */
 export const PREFETCH_MIN_ENTRIES = 20_000;
 
