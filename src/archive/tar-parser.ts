@@ -3,7 +3,7 @@
 // verification, so anything odd is an error rather than something to skip.
 import { Writable } from 'node:stream';
 import { ProxsaveError } from '../core/errors.ts';
-import { BLOCK, padding } from './tar-header.ts';
+import { BLOCK, byteSum, padding } from './tar-header.ts';
 import { decodeName } from '../util/name-bytes.ts';
 
 /** What a brief parse reads of an entry. */
@@ -197,8 +197,8 @@ export class TarParser extends Writable {
     }
     if (this.zeroBlocks > 0) throw new ProxsaveError('VERIFY', `lone zero block inside the tar stream at byte ${this.offset - 2 * BLOCK}`);
     const stored = octal(h, 148, 8, 'checksum');
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+    // The checksum field itself counts as eight spaces.
+    const sum = byteSum(h, 0, 148) + 8 * 0x20 + byteSum(h, 156, BLOCK);
     if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.count} entries)`);
     const typeflag = h[156] === 0 ? '0' : String.fromCharCode(h[156]!);
     let size = octal(h, 124, 12, 'size');
