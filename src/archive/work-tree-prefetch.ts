@@ -31,13 +31,19 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 export const PREFETCH_MIN_ENTRIES = 20_000;
 
 /** Control words at the start of the shared memory (Int32 indexes). */
-export const CTRL = { written: 0, read: 1, done: 2, stop: 3, started: 4, claimed: 5 } as const;
+export const CTRL = { written: 0, read: 1, done: 2, stop: 3, started: 4, claimed: 5, waiting: 6 } as const;
 /** Bytes of control words before the ring's data. */
 export const CTRL_BYTES = 64;
 /** Size of the ring's data (a power of two). */
 export const RING_BYTES = 2 << 20;
 /** Positions are byte counters modulo 2^30 (so their difference fits an Int32). */
 export const POS_MASK = (1 << 30) - 1;
+/**
+ * A reader waiting on an empty ring is woken once this much is buffered (or
+ * at the end), not for every record: one wake-up per file cost both threads
+ * a cross-thread signal, and the reader a promise and a timer, per file.
+ */
+export const WAKE_BYTES = 64 << 10;
 /** A record: entry number, status, size, (unused); then the data, padded to 8 bytes. */
 export const RECORD_HEAD = 16;
 /** Entry number of the marker that sends the reader back to the ring's start. */
@@ -122,15 +128,19 @@ export class WorkTreePrefetch {
           Atomics.store(this.ctrl, CTRL.claimed, c.k);
           return undefined;
         }
+        // Woken when WAKE_BYTES are buffered, the worker is done, or after 100 ms.
+        Atomics.store(this.ctrl, CTRL.waiting, 1);
         const wait = waitAsync(this.ctrl, CTRL.written, w, 100);
         if (wait.async) {
           // A pending waitAsync does not keep the event loop alive; this timer does, for as long as it waits.
           const alive = setTimeout(() => {}, 1000);
           return wait.value.then(() => {
             clearTimeout(alive);
+            Atomics.store(this.ctrl, CTRL.waiting, 0);
             return this.take(c, into, at);
           });
         }
+        Atomics.store(this.ctrl, CTRL.waiting, 0);
         continue;
       }
       const pos = this.r & (RING_BYTES - 1);

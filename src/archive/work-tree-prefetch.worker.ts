@@ -2,7 +2,7 @@
 // the index it was given, in index order, into the shared ring, each proven
 // as WorkTreeBlobs.readInto proves it. It stops when told to, or at the end.
 import { workerData } from 'node:worker_threads';
-import { CTRL, CTRL_BYTES, POS_MASK, PROVEN, RECORD_HEAD, RING_BYTES, WRAP, recordBytes, type PrefetchJob } from './work-tree-prefetch.ts';
+import { CTRL, CTRL_BYTES, POS_MASK, PROVEN, RECORD_HEAD, RING_BYTES, WAKE_BYTES, WRAP, recordBytes, type PrefetchJob } from './work-tree-prefetch.ts';
 import { WorkTreeBlobs } from './work-tree-blobs.ts';
 
 const job = workerData as PrefetchJob;
@@ -59,7 +59,11 @@ try {
     words[(pos >> 2) + 2] = c.size;
     w = (w + bytes) & POS_MASK;
     Atomics.store(ctrl, CTRL.written, w);
-    Atomics.notify(ctrl, CTRL.written);
+    // The reader, when it waits, is woken once WAKE_BYTES are buffered.
+    if (Atomics.load(ctrl, CTRL.waiting) === 1 && ((w - Atomics.load(ctrl, CTRL.read)) & POS_MASK) >= WAKE_BYTES) {
+      Atomics.store(ctrl, CTRL.waiting, 0);
+      Atomics.notify(ctrl, CTRL.written);
+    }
   }
 } finally {
   Atomics.store(ctrl, CTRL.done, 1);
