@@ -129,10 +129,30 @@ function loadEffectiveConfig(values: Record<string, unknown>, env: NodeJS.Proces
   return loaded;
 }
 
+/**
+ * The path of one of proxsave's own files that Node could not load, when
+ * that is what `e` is. The packaged program loads its parts as a command
+ * needs them, so a package upgraded or removed under a running command
+ * shows up like this.
+ */
+export function missingOwnFile(e: unknown): string | undefined {
+  if (!(e instanceof Error) || (e as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  const m = /^Cannot find module '([^']+)'/.exec(e.message);
+  const file = m?.[1];
+  return file && file.startsWith('/') && !file.includes('/node_modules/') ? file : undefined;
+}
+
 function report(e: unknown, out: Output): number {
   const code = exitCodeForError(e);
   out.clearProgress();
-  if (isProxsaveError(e)) {
+  const missing = missingOwnFile(e);
+  if (missing) {
+    const message = `a file of proxsave is missing: ${missing}`;
+    const hint = 'proxsave was probably upgraded or removed while this command ran: run it again (reinstall proxsave if this persists)';
+    out.err(`${out.paint.red('error:')} ${message}`);
+    out.err(`${out.paint.dim('hint:')} ${hint}`);
+    if (out.json) out.emit({ error: { code: 'INSTALLATION', message, hint }, exit_code: code });
+  } else if (isProxsaveError(e)) {
     if (out.json) {
       out.emit({ error: { code: e.code, message: e.message, ...(e instanceof ProblemsError ? { problems: e.problems } : {}), ...(e.hint ? { hint: e.hint } : {}) }, exit_code: code });
     }

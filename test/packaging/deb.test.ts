@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDeb } from '../../packaging/build-deb.ts';
 import { cleanEnv, tempDir } from '../helpers/cli.ts';
@@ -90,6 +90,19 @@ test('the .deb installs into an empty root and the installed proxsave works with
   assert.equal(complete(['proxsave', 'sch']), 'schedule');
   assert.equal(complete(['proxsave', '-c', 'x.env', 'schedule', '--on']), '--on-calendar');
   assert.deepEqual(complete(['proxsave', 'schedule', '']).split(' ').slice(0, 3), ['install', 'remove', 'status']);
+
+  // The program loads its parts as a command needs them: one that vanished
+  // (the package upgraded or removed under a running command) is one clear
+  // error, not an internal error with a stack.
+  const share = join(root, 'usr/share/proxsave');
+  const listPart = readdirSync(share).find((f) => /^list-[A-Z0-9]+\.mjs$/.test(f));
+  assert.ok(listPart, 'the list command is a part of its own');
+  rmSync(join(share, listPart));
+  const gone = run('-c', h.config, 'list');
+  assert.equal(gone.status, 4, gone.stderr);
+  assert.match(gone.stderr, new RegExp(`^error: a file of proxsave is missing: .*/${listPart.replace('.', '\\.')}$`, 'm'));
+  assert.match(gone.stderr, /^hint: proxsave was probably upgraded or removed while this command ran: run it again/m);
+  assert.doesNotMatch(gone.stderr, /internal error|    at /);
 
   if (process.env.PROXSAVE_SLOW === '1' && has('lintian', '--version')) {
     const l = spawnSync('lintian', ['--tag-display-limit', '0', built.deb], { encoding: 'utf8' });
