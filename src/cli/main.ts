@@ -135,7 +135,7 @@ function loadEffectiveConfig(values: Record<string, unknown>, env: NodeJS.Proces
  * needs them, so a package upgraded or removed under a running command
  * shows up like this.
  */
-export function missingOwnFile(e: unknown): string | undefined {
+function missingOwnFile(e: unknown): string | undefined {
   if (!(e instanceof Error) || (e as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
   const m = /^Cannot find module '([^']+)'/.exec(e.message);
   const file = m?.[1];
