@@ -67,6 +67,11 @@ class ByteCounter extends Transform {
   }
 }
 
+/** A write or flush of one of the export's files that failed: DISK_SPACE when the disk is full, else ARCHIVE. */
+function writeFailed(what: string, e: unknown): ProxsaveError {
+  return new ProxsaveError(errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE', `${what} failed: ${(e as Error).message}`, { cause: e });
+}
+
 async function removeQuietly(p: string): Promise<void> {
   await fs.promises.rm(p, { force: true }).catch(() => {});
 }
@@ -240,8 +245,7 @@ export async function exportSnapshot({
       }
     } catch (e) {
       if (isProxsaveError(e) || (e as Error).name === 'AbortError') throw e;
-      const code = errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
-      throw new ProxsaveError(code, `writing ${partial} failed: ${(e as Error).message}`, { cause: e });
+      throw writeFailed(`writing ${partial}`, e);
     }
     await fs.promises.chmod(partial, 0o600);
     // The flush to disk runs while the file is read back (from the page cache);
@@ -295,11 +299,10 @@ export async function exportSnapshot({
     temps.push(shaTmp, manTmp);
     // (`synced` never rejects: it holds the flush's error.)
     const [flushError, sidecars] = await Promise.all([synced, Promise.allSettled([writeFlushed(shaTmp, formatSha256Sidecar(sha256, name)), writeFlushed(manTmp, serializeManifest(manifest))])]);
-    if (flushError) {
-      const code = errnoCode(flushError) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE';
-      throw new ProxsaveError(code, `flushing ${partial} to disk failed: ${flushError.message}`, { cause: flushError });
-    }
-    for (const s of sidecars) if (s.status === 'rejected') throw s.reason;
+    if (flushError) throw writeFailed(`flushing ${partial} to disk`, flushError);
+    sidecars.forEach((s, i) => {
+      if (s.status === 'rejected') throw writeFailed(`writing ${i === 0 ? shaTmp : manTmp}`, s.reason);
+    });
     // Archive first, sidecars last: an archive without sidecars counts as incomplete.
     await fs.promises.rename(partial, archivePath);
     await fs.promises.rename(shaTmp, sha256Path);

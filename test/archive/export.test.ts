@@ -245,6 +245,19 @@ test('configuration errors are CONFIG and write nothing; unknown revisions are N
   assert.deepEqual(fs.readdirSync(out), []);
 });
 
+test('a sidecar that cannot be written fails the export as ARCHIVE, names the file, leaves nothing final-named; the next export succeeds', async () => {
+  const out = tmpDir();
+  const name = path.basename((await exp(tmpDir())).archivePath);
+  // Something that is not ours where the manifest's temporary file goes.
+  fs.mkdirSync(path.join(out, `${name}.manifest.json.tmp`));
+  await assert.rejects(exp(out), (e) => isProxsaveError(e) && e.code === 'ARCHIVE' && e.message.startsWith(`writing ${path.join(out, name)}.manifest.json.tmp failed: `));
+  assert.deepEqual(fs.readdirSync(out), [`${name}.manifest.json.tmp`], 'the archive, its sidecar and their temporary files are gone; the directory is left alone');
+  fs.rmdirSync(path.join(out, `${name}.manifest.json.tmp`));
+  const ok = await exp(out);
+  assert.equal((await verifyArchive({ archivePath: ok.archivePath })).ok, true);
+  assert.deepEqual(fs.readdirSync(out).sort(), [name, `${name}.manifest.json`, `${name}.sha256`]);
+});
+
 test('a killed export leaves nothing under the final name; the next export succeeds', { timeout: 40_000 }, async () => {
   const big = `${tmpDir()}/repo`;
   const rnd = crypto.randomBytes(1 << 20);
