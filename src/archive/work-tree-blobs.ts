@@ -66,14 +66,19 @@ export class WorkTreeBlobs {
   private nameStarts: number[] = [];
   private nameEnds: number[] = [];
   private cursor = 0;
+  /** The last two names decoded (entry number, name): the cursor's lookups ask for each name two or three times. */
+  private readonly names: [number, string, number, string] = [-1, '', -1, ''];
+  /** `dir` and a slash: index names are relative paths, joined without path.join's normalizing. */
+  private readonly prefix: string;
   private index: Buffer = Buffer.alloc(0);
   private indexMtimeMs = 0;
 
   /** `index`: the index file's bytes and mtime as another reader already read them (the prefetching worker gets the main thread's). */
   constructor(
-    private readonly dir: string,
+    dir: string,
     index?: IndexCopy,
   ) {
+    this.prefix = dir.endsWith('/') ? dir : `${dir}/`;
     try {
       this.load(index ?? readIndex(dir));
     } catch {
@@ -99,7 +104,16 @@ export class WorkTreeBlobs {
   }
 
   private nameAt(k: number): string {
-    return decodeName(this.index.subarray(this.nameStarts[k]!, this.nameEnds[k]!));
+    const c = this.names;
+    if (c[0] === k) return c[1];
+    if (c[2] === k) return c[3];
+    const name = decodeName(this.index.subarray(this.nameStarts[k]!, this.nameEnds[k]!));
+    // The older of the two makes room.
+    c[2] = c[0];
+    c[3] = c[1];
+    c[0] = k;
+    c[1] = name;
+    return name;
   }
 
   /** The number of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
@@ -163,7 +177,7 @@ export class WorkTreeBlobs {
   /** Opens a candidate's file; O_NONBLOCK so a FIFO put in its place cannot hang the export. */
   private openFile(c: Candidate): number | undefined {
     try {
-      return openSync(fsPath(join(this.dir, c.path)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      return openSync(fsPath(this.prefix + c.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return undefined;
     }
