@@ -78,7 +78,7 @@ export class WorkTreeBlobs {
     dir: string,
     index?: IndexCopy,
   ) {
-    this.prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    this.prefix = dir === '' || dir.endsWith('/') ? dir : `${dir}/`;
     try {
       this.load(index ?? readIndex(dir));
     } catch {
