@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, keepDir, isMain, machineLine, markBuilt, markdownTable, measure,
+  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, keepDir, isMain, machineLine, markBuilt, markdownTable, measure, measureCli,
   median, prng, removeDir, tempDir, writeConfig, type Measured,
 } from './lib.ts';
 
@@ -91,7 +91,7 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
     fs.writeFileSync(path.join(tasks, 'bench.yaml'), 'group: system\ntasks:\n  - name: tree\n    files: [/data]\n');
     fs.mkdirSync(path.join(work, 'bin'));
     const config = writeConfig(work, { root, snapshot: path.join(work, 'repo'), tasks, commandPath: path.join(work, 'bin'), extra: { COMPRESSION_TYPE: 'zstd', COMPRESSION_LEVEL: '3' } });
-    const snap = measure(process.execPath, [cli, '-c', config, 'snapshot']);
+    const snap = measureCli(cli, ['-c', config, 'snapshot']);
     if (snap.status !== 0) throw new Error(`snapshot failed: ${snap.stderr}`);
     process.stderr.write(`  tree ${mb} MB / ${files} small files generated and snapshotted in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     const f = path.join(work, 'f.tar.zst');
@@ -102,7 +102,7 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
       row.pipe.push(sh(`${tar} | zstd -q -T0 -3 > ${f}`));
       row.chain.push(sh(`${tar} | zstd -q -T0 -3 > ${f} && zstd -q -t ${f} && tar -tf ${f} > /dev/null && sha256sum ${f} > /dev/null`));
       const out = path.join(work, `out${r}`);
-      const e = measure(process.execPath, [cli, '-c', config, '--json', 'export', '--out', out]);
+      const e = measureCli(cli, ['-c', config, '--json', 'export', '--out', out]);
       if (e.status !== 0) throw new Error(`export failed: ${e.stderr}`);
       const j = JSON.parse(e.stdout) as { entries: number; bytes_in: number; bytes_out: number };
       row.entries = j.entries;
@@ -111,7 +111,7 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
       row.exp.push(e);
       removeDir(out);
       clis.slice(1).forEach((other, k) => {
-        const o = measure(process.execPath, [other, '-c', config, 'export', '--out', out]);
+        const o = measureCli(other, ['-c', config, 'export', '--out', out]);
         if (o.status !== 0) throw new Error(`export (${other}) failed: ${o.stderr}`);
         row.others[k]!.push(o);
         removeDir(out);
@@ -122,7 +122,7 @@ export async function runExportBench(argv: readonly string[]): Promise<string> {
     if (argFlag(argv, '--xz') && xzRows.length === 0) {
       const xcfg = writeConfig(work, { root, snapshot: path.join(work, 'repo'), tasks, commandPath: path.join(work, 'bin'), extra: { COMPRESSION_TYPE: 'xz', COMPRESSION_LEVEL: '6' } });
       const p = sh(`${tar} | xz -q -T0 -6 > ${f}.xz`);
-      const e = measure(process.execPath, [cli, '-c', xcfg, 'export', '--out', path.join(work, 'outxz')]);
+      const e = measureCli(cli, ['-c', xcfg, 'export', '--out', path.join(work, 'outxz')]);
       if (e.status !== 0) throw new Error(`xz export failed: ${e.stderr}`);
       xzRows.push([`xz -6, ${row.tree}`, fmt(p.seconds), fmt(e.seconds), `${fmt(p.seconds / e.seconds)}×`, fmt(e.rssMb, 0)]);
     }

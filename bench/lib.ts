@@ -100,8 +100,24 @@ function hasGnuTimeCached(): boolean {
 }
 
 /** Runs proxsave from dist/ as a measured child. */
+/**
+ * The node flags a built CLI is started with (its `#!/usr/bin/env -S node
+ * FLAGS` line, which bin/proxsave and the .deb's launcher carry too): the
+ * benchmarks run the program as it is installed.
+ */
+export function launchFlags(cli: string): string[] {
+  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/) : [];
+}
+
+/** Runs a built CLI (`cli`, default dist/) with its launch flags, measured. */
+export function measureCli(cli: string, args: readonly string[], nodeFlags: readonly string[] = []): Measured {
+  return measure(process.execPath, [...launchFlags(cli), ...nodeFlags, cli, ...args]);
+}
+
 export function measureProxsave(config: string, args: readonly string[], nodeFlags: readonly string[] = []): Measured {
-  return measure(process.execPath, [...nodeFlags, CLI, '-c', config, ...args]);
+  return measureCli(CLI, ['-c', config, ...args], nodeFlags);
 }
 
 export function makeTempDir(prefix: string): string {

@@ -66,9 +66,12 @@ export async function bundle(outfile: string): Promise<{ bytes: number; ms: numb
     logLevel: 'warning',
     metafile: true,
   });
-  // Debian's node is /usr/bin/node; esbuild keeps the entry's `#!/usr/bin/env node`.
-  const text = readFileSync(outfile, 'utf8').replace(/^#!.*\n/, '');
-  writeFileSync(outfile, `#!/usr/bin/node\n${text}`);
+  // Debian's node is /usr/bin/node; esbuild keeps the entry's `#!/usr/bin/env -S node FLAGS`,
+  // whose flags stay (one argument after the interpreter, as Linux passes it).
+  const source = readFileSync(outfile, 'utf8');
+  const flags = /^#!\/usr\/bin\/env -S node (.+)\n/.exec(source)?.[1] ?? '';
+  if (/\s/.test(flags.trim())) throw new Error(`the CLI entry's first line has more than one node flag (${flags}): a #! line passes only one`);
+  writeFileSync(outfile, `#!/usr/bin/node${flags ? ` ${flags.trim()}` : ''}\n${source.replace(/^#!.*\n/, '')}`);
   chmodSync(outfile, 0o755);
   // The entry, the worker and every chunk.
   const bytes = Object.values(built.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
