@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDeb } from '../../packaging/build-deb.ts';
 import { cleanEnv, tempDir } from '../helpers/cli.ts';
@@ -39,6 +39,8 @@ test('the .deb installs into an empty root and the installed proxsave works with
     assert.ok(existsSync(join(root, f)), f);
 
   const bin = join(root, 'usr/bin/proxsave');
+  // The node flag on the CLI entry's first line (src/cli/index.ts) is kept on the packaged program's.
+  assert.equal(readFileSync(join(root, 'usr/share/proxsave/proxsave.mjs'), 'utf8').split('\n', 1)[0], '#!/usr/bin/node --max-semi-space-size=8');
   const env = cleanEnv();
   const run = (...args: string[]) => spawnSync(bin, args, { env, encoding: 'utf8', cwd: tmp.path });
   const v = run('--version');
