@@ -13,8 +13,8 @@ export interface BriefEntry {
   size: number;
 }
 
-function allZero(h: Buffer): boolean {
-  for (let i = 0; i < h.length; i++) if (h[i] !== 0) return false;
+function allZero(h: Buffer, o: number): boolean {
+  for (let i = o; i < o + BLOCK; i++) if (h[i] !== 0) return false;
   return true;
 }
 
@@ -164,6 +164,14 @@ export class TarParser extends Writable {
         if (this.skip === 0 && this.meta) this.finishMeta();
         continue;
       }
+      if (this.headerFill === 0 && chunk.length - pos >= BLOCK) {
+        // A whole header in the chunk (nearly always: the writer's batches
+        // hold whole blocks) is read where it is, not copied first.
+        pos += BLOCK;
+        this.offset += BLOCK;
+        this.onHeader(chunk, pos - BLOCK);
+        continue;
+      }
       const n = Math.min(BLOCK - this.headerFill, chunk.length - pos);
       chunk.copy(this.header, this.headerFill, pos, pos + n);
       this.headerFill += n;
@@ -171,7 +179,7 @@ export class TarParser extends Writable {
       this.offset += n;
       if (this.headerFill === BLOCK) {
         this.headerFill = 0;
-        this.onHeader(this.header);
+        this.onHeader(this.header, 0);
       }
     }
   }
@@ -186,22 +194,23 @@ export class TarParser extends Writable {
     // 'g' (global) records are accepted and ignored.
   }
 
-  private onHeader(h: Buffer): void {
+  /** The header block at `o` in `h`. */
+  private onHeader(h: Buffer, o: number): void {
     if (this.ended) {
-      if (!allZero(h)) throw new ProxsaveError('VERIFY', `data after the end-of-archive marker at byte ${this.offset - BLOCK}`);
+      if (!allZero(h, o)) throw new ProxsaveError('VERIFY', `data after the end-of-archive marker at byte ${this.offset - BLOCK}`);
       return;
     }
-    if (allZero(h)) {
+    if (allZero(h, o)) {
       if (++this.zeroBlocks === 2) this.ended = true;
       return;
     }
     if (this.zeroBlocks > 0) throw new ProxsaveError('VERIFY', `lone zero block inside the tar stream at byte ${this.offset - 2 * BLOCK}`);
-    const stored = octal(h, 148, 8, 'checksum');
+    const stored = octal(h, o + 148, 8, 'checksum');
     // The checksum field itself counts as eight spaces.
-    const sum = byteSum(h, 0, 148) + 8 * 0x20 + byteSum(h, 156, BLOCK);
+    const sum = byteSum(h, o, o + 148) + 8 * 0x20 + byteSum(h, o + 156, o + BLOCK);
     if (sum !== stored) throw new ProxsaveError('VERIFY', `tar header checksum mismatch at byte ${this.offset - BLOCK} (after ${this.count} entries)`);
-    const typeflag = h[156] === 0 ? '0' : String.fromCharCode(h[156]!);
-    let size = octal(h, 124, 12, 'size');
+    const typeflag = h[o + 156] === 0 ? '0' : String.fromCharCode(h[o + 156]!);
+    let size = octal(h, o + 124, 12, 'size');
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       if (size > 1 << 20) throw new ProxsaveError('VERIFY', `oversized ${typeflag} header (${size} bytes)`);
       this.meta = { kind: typeflag, size, chunks: [], got: 0 };
@@ -209,8 +218,8 @@ export class TarParser extends Writable {
       if (this.skip === 0) this.finishMeta();
       return;
     }
-    const prefix = h.compare(USTAR, 0, 6, 257, 263) === 0 && h[345] !== 0 ? cstr(h, 345, 155) : '';
-    let name = cstr(h, 0, 100);
+    const prefix = h.compare(USTAR, 0, 6, o + 257, o + 263) === 0 && h[o + 345] !== 0 ? cstr(h, o + 345, 155) : '';
+    let name = cstr(h, o, 100);
     if (prefix !== '') name = `${prefix}/${name}`;
     const pax = this.pax;
     if (pax.size > 0) this.pax = new Map();
@@ -233,12 +242,12 @@ export class TarParser extends Writable {
       name,
       typeflag,
       size,
-      mode: octal(h, 100, 8, 'mode'),
-      uid: pax.has('uid') ? Number(pax.get('uid')) : octal(h, 108, 8, 'uid'),
-      gid: pax.has('gid') ? Number(pax.get('gid')) : octal(h, 116, 8, 'gid'),
-      uname: pax.get('uname') ?? cstr(h, 265, 32),
-      gname: pax.get('gname') ?? cstr(h, 297, 32),
-      linkname: pax.get('linkpath') ?? cstr(h, 157, 100),
+      mode: octal(h, o + 100, 8, 'mode'),
+      uid: pax.has('uid') ? Number(pax.get('uid')) : octal(h, o + 108, 8, 'uid'),
+      gid: pax.has('gid') ? Number(pax.get('gid')) : octal(h, o + 116, 8, 'gid'),
+      uname: pax.get('uname') ?? cstr(h, o + 265, 32),
+      gname: pax.get('gname') ?? cstr(h, o + 297, 32),
+      linkname: pax.get('linkpath') ?? cstr(h, o + 157, 100),
     };
     this.count++;
     if (this.keep) this.entries.push(entry);
