@@ -36,6 +36,12 @@ export interface Candidate {
 export interface IndexCopy {
   bytes: Buffer;
   mtimeMs: number;
+  /**
+   * The usable entries as another reader found them (shared memory: offset,
+   * name start, name end per entry), so the read-ahead worker does not walk
+   * the index again.
+   */
+  table?: { entries: Int32Array<ArrayBufferLike>; size: number };
 }
 
 /** The index file, read into shared memory: a prefetching worker then reads the same bytes without a copy. */
@@ -58,18 +64,20 @@ function readIndex(dir: string): IndexCopy {
 
 export class WorkTreeBlobs {
   /**
-   * Offsets of the usable entries (stage 0 regular files) in `index`, in
-   * index order, which is path byte order: the archive asks in the same
-   * order, so a cursor finds each path without a map of all names.
+   * The usable entries (stage 0 regular files) in index order, which is path
+   * byte order, three numbers each: offset in `index`, name start, name end.
+   * The archive asks in the same order, so a cursor finds each path without
+   * a map of all names. Shared memory: the read-ahead worker gets them as they are.
    */
-  private offsets: number[] = [];
-  private nameStarts: number[] = [];
-  private nameEnds: number[] = [];
+  private entries: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private count = 0;
   private cursor = 0;
   /** The last two names decoded (entry number, name): the cursor's lookups ask for each name two or three times. */
   private readonly names: [number, string, number, string] = [-1, '', -1, ''];
   /** `dir` and a slash: index names are relative paths, joined without path.join's normalizing. */
   private readonly prefix: string;
+  /** The same, as bytes (names are opened from their index bytes by readEntryInto). */
+  private readonly prefixBytes: Buffer;
   private index: Buffer = Buffer.alloc(0);
   private indexMtimeMs = 0;
 
@@ -79,35 +87,39 @@ export class WorkTreeBlobs {
     index?: IndexCopy,
   ) {
     this.prefix = dir === '' || dir.endsWith('/') ? dir : `${dir}/`;
+    this.prefixBytes = Buffer.from(fsPath(this.prefix));
     try {
       this.load(index ?? readIndex(dir));
     } catch {
-      this.offsets = []; // an index we cannot read proves nothing
-      this.nameStarts = [];
-      this.nameEnds = [];
+      this.count = 0; // an index we cannot read proves nothing
     }
   }
 
   get size(): number {
-    return this.offsets.length;
+    return this.count;
   }
 
   /** The index as read, for a second reader of the same working tree. */
   get indexCopy(): IndexCopy {
-    return { bytes: this.index, mtimeMs: this.indexMtimeMs };
+    return { bytes: this.index, mtimeMs: this.indexMtimeMs, table: { entries: this.entries, size: this.count } };
   }
 
   /** The usable entry number `k` (0 <= k < size), in index order. */
   candidateAt(k: number): Candidate {
-    const off = this.offsets[k]!;
+    const off = this.entries[3 * k]!;
     return { path: this.nameAt(k), off, size: this.index.readUInt32BE(off + 36), k };
+  }
+
+  /** The size the index records for entry `k`. */
+  sizeAt(k: number): number {
+    return this.index.readUInt32BE(this.entries[3 * k]! + 36);
   }
 
   private nameAt(k: number): string {
     const c = this.names;
     if (c[0] === k) return c[1];
     if (c[2] === k) return c[3];
-    const name = decodeName(this.index.subarray(this.nameStarts[k]!, this.nameEnds[k]!));
+    const name = decodeName(this.index.subarray(this.entries[3 * k + 1]!, this.entries[3 * k + 2]!));
     // The older of the two makes room.
     c[2] = c[0];
     c[3] = c[1];
@@ -118,7 +130,7 @@ export class WorkTreeBlobs {
 
   /** The number of `path`'s entry, moving the cursor forward (or searching when asked out of order). */
   private find(path: string): number | undefined {
-    const n = this.offsets.length;
+    const n = this.count;
     if (this.cursor > 0 && this.cursor <= n && comparePaths(this.nameAt(this.cursor - 1), path) >= 0) {
       // Asked out of order: binary search for the first name >= path.
       let lo = 0;
@@ -139,23 +151,29 @@ export class WorkTreeBlobs {
     return undefined;
   }
 
-  private load({ bytes: b, mtimeMs }: IndexCopy): void {
-    const version = walkIndex(b, (e) => {
-      const mode = b.readUInt32BE(e.off + 24);
-      const stage = (e.flags >> 12) & 3;
-      const assumeValid = (e.flags & 0x8000) !== 0;
-      const skipWorktree = (e.extFlags & 0x4000) !== 0;
-      if (stage === 0 && !assumeValid && !skipWorktree && (mode === 0o100644 || mode === 0o100755)) {
-        this.offsets.push(e.off);
-        this.nameStarts.push(e.nameStart);
-        this.nameEnds.push(e.nameEnd);
-      }
-    });
-    if (version === undefined) {
-      this.offsets = [];
-      this.nameStarts = [];
-      this.nameEnds = [];
-      return;
+  private load({ bytes: b, mtimeMs, table }: IndexCopy): void {
+    if (table) {
+      this.entries = table.entries;
+      this.count = table.size;
+    } else {
+      const most = b.length >= 12 ? b.readUInt32BE(8) : 0;
+      const entries = new Int32Array(new SharedArrayBuffer(Math.max(1, 3 * most) * 4));
+      let n = 0;
+      const version = walkIndex(b, (e) => {
+        const mode = b.readUInt32BE(e.off + 24);
+        const stage = (e.flags >> 12) & 3;
+        const assumeValid = (e.flags & 0x8000) !== 0;
+        const skipWorktree = (e.extFlags & 0x4000) !== 0;
+        if (stage === 0 && !assumeValid && !skipWorktree && (mode === 0o100644 || mode === 0o100755) && n < most) {
+          entries[3 * n] = e.off;
+          entries[3 * n + 1] = e.nameStart;
+          entries[3 * n + 2] = e.nameEnd;
+          n++;
+        }
+      });
+      if (version === undefined) return;
+      this.entries = entries;
+      this.count = n;
     }
     this.indexMtimeMs = mtimeMs;
     this.index = b;
@@ -169,15 +187,15 @@ export class WorkTreeBlobs {
     if (isLongPath(path)) return undefined;
     const k = this.find(path);
     if (k === undefined) return undefined;
-    const off = this.offsets[k]!;
+    const off = this.entries[3 * k]!;
     if (this.index.toString('hex', off + 40, off + 60) !== oid) return undefined;
     return { path, off, size: this.index.readUInt32BE(off + 36), k };
   }
 
-  /** Opens a candidate's file; O_NONBLOCK so a FIFO put in its place cannot hang the export. */
-  private openFile(c: Candidate): number | undefined {
+  /** Opens a working tree file; O_NONBLOCK so a FIFO put in its place cannot hang the export. */
+  private openFile(p: string | Buffer): number | undefined {
     try {
-      return openSync(fsPath(this.prefix + c.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      return openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return undefined;
     }
@@ -210,7 +228,7 @@ export class WorkTreeBlobs {
    * pieces, re-checks it with `stillSame` and closes it.
    */
   open(c: Candidate): { fd: number; size: number; stamp: Stamp } | undefined {
-    const fd = this.openFile(c);
+    const fd = this.openFile(fsPath(this.prefix + c.path));
     if (fd === undefined) return undefined;
     const st = fstatSync(fd);
     if (!this.proves(st, c.off)) {
@@ -234,16 +252,35 @@ export class WorkTreeBlobs {
    * the read would have moved the file's ctime past the index's own time.
    */
   readInto(c: Candidate, into: Buffer, at: number): boolean {
-    const fd = this.openFile(c);
+    return this.readWhole(this.openFile(fsPath(this.prefix + c.path)), c.off, c.size, into, at);
+  }
+
+  /**
+   * readInto for entry `k`, its file opened by the bytes of its index name:
+   * no string is made (the read-ahead worker).
+   */
+  readEntryInto(k: number, into: Buffer, at: number): boolean {
+    const e = this.entries;
+    const off = e[3 * k]!;
+    const start = e[3 * k + 1]!;
+    const end = e[3 * k + 2]!;
+    const p = Buffer.allocUnsafe(this.prefixBytes.length + end - start);
+    this.prefixBytes.copy(p, 0);
+    this.index.copy(p, this.prefixBytes.length, start, end);
+    return this.readWhole(this.openFile(p), off, this.index.readUInt32BE(off + 36), into, at);
+  }
+
+  /** Reads `size` bytes of the open `fd` (undefined: it did not open) into `into` at `at`, proves them against entry `off` and closes it. */
+  private readWhole(fd: number | undefined, off: number, size: number, into: Buffer, at: number): boolean {
     if (fd === undefined) return false;
     try {
       let got = 0;
-      while (got < c.size) {
-        const n = readSync(fd, into, at + got, c.size - got, got);
+      while (got < size) {
+        const n = readSync(fd, into, at + got, size - got, got);
         if (n === 0) return false;
         got += n;
       }
-      return this.proves(fstatSync(fd), c.off);
+      return this.proves(fstatSync(fd), off);
     } catch {
       return false; // a directory or something else unreadable in its place
     } finally {

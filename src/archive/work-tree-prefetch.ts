@@ -61,6 +61,8 @@ export interface PrefetchJob {
   dir: string;
   index: Uint8Array;
   mtimeMs: number;
+  /** The main thread's table of usable entries (WorkTreeBlobs), shared. */
+  table: { entries: Int32Array<ArrayBufferLike>; size: number } | undefined;
   shared: SharedArrayBuffer;
   /** Largest file read ahead; larger ones are left to the main thread. */
   limit: number;
@@ -98,10 +100,10 @@ export class WorkTreePrefetch {
    */
   static start(dir: string, wt: WorkTreeBlobs, limit: number, onError?: (e: Error) => void, minEntries = PREFETCH_MIN_ENTRIES): WorkTreePrefetch | undefined {
     if (wt.size === 0 || wt.size < minEntries || FROM_SOURCE) return undefined;
-    const { bytes, mtimeMs } = wt.indexCopy;
+    const { bytes, mtimeMs, table } = wt.indexCopy;
     const shared = new SharedArrayBuffer(CTRL_BYTES + RING_BYTES);
     new Int32Array(shared, 0, CTRL_BYTES / 4)[CTRL.claimed] = -1; // no entry read by the main thread yet
-    const job: PrefetchJob = { dir, index: bytes, mtimeMs, shared, limit };
+    const job: PrefetchJob = { dir, index: bytes, mtimeMs, table, shared, limit };
     try {
       const worker = new Worker(new URL(WORKER, import.meta.url), { workerData: job, stdout: false, stderr: false });
       return new WorkTreePrefetch(worker, shared, onError);

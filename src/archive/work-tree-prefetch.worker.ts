@@ -9,7 +9,7 @@ const job = workerData as PrefetchJob;
 const ctrl = new Int32Array(job.shared, 0, CTRL_BYTES / 4);
 const words = new Int32Array(job.shared, CTRL_BYTES, RING_BYTES / 4);
 const data = Buffer.from(job.shared, CTRL_BYTES, RING_BYTES);
-const wt = new WorkTreeBlobs(job.dir, { bytes: Buffer.from(job.index.buffer, job.index.byteOffset, job.index.byteLength), mtimeMs: job.mtimeMs });
+const wt = new WorkTreeBlobs(job.dir, { bytes: Buffer.from(job.index.buffer, job.index.byteOffset, job.index.byteLength), mtimeMs: job.mtimeMs, table: job.table });
 let w = 0;
 
 /**
@@ -48,15 +48,15 @@ try {
       k = claimed;
       continue;
     }
-    const c = wt.candidateAt(k);
-    if (c.size > job.limit) continue;
-    const bytes = recordBytes(c.size);
+    const size = wt.sizeAt(k);
+    if (size > job.limit) continue;
+    const bytes = recordBytes(size);
     if (!room(bytes)) break;
     const pos = w & (RING_BYTES - 1);
-    const proven = wt.readInto(c, data, pos + RECORD_HEAD);
+    const proven = wt.readEntryInto(k, data, pos + RECORD_HEAD);
     words[pos >> 2] = k;
     words[(pos >> 2) + 1] = proven ? PROVEN : 0;
-    words[(pos >> 2) + 2] = c.size;
+    words[(pos >> 2) + 2] = size;
     w = (w + bytes) & POS_MASK;
     Atomics.store(ctrl, CTRL.written, w);
     // The reader, when it waits, is woken once WAKE_BYTES are buffered.

@@ -18,6 +18,7 @@ import { BatchPool, tarChunks, type WrittenEntry } from '../../src/archive/tar-c
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
 import { FROM_SOURCE, WorkTreePrefetch } from '../../src/archive/work-tree-prefetch.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
+import { fsPath } from '../../src/util/name-bytes.ts';
 import { cleanEnv, runCli } from '../helpers/cli.ts';
 import { miniHost } from '../helpers/mini-host.ts';
 import { commitSnapshot, meta, sh, tmpDir, type FileSpec } from './helpers.ts';
@@ -100,6 +101,10 @@ test('small files read ahead in a worker: the ring wraps, an index entry the tre
   // About 8 MiB of small files: the 2 MiB ring wraps several times and the worker waits for room.
   for (let i = 0; i < 400; i++) files[`etc/d${i % 7}/f${String(i).padStart(3, '0')}.conf`] = { content: bigText(i, 1 + ((i * 7919) % 40000)) };
   commitSnapshot({ repo, files, meta: [] });
+  // A name that is not UTF-8: the worker opens files by their index bytes.
+  fs.writeFileSync(Buffer.concat([Buffer.from(`${repo}/etc/raw-`), Buffer.of(0xfe), Buffer.from('.conf')]), 'raw name\n');
+  sh('git', ['-C', repo, 'add', '-A']);
+  sh('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'raw name']);
   await new Promise((r) => setTimeout(r, 20));
   fs.rmSync(`${repo}/.git/index`);
   sh('git', ['-C', repo, 'reset', '-q']);
@@ -128,12 +133,12 @@ test('small files read ahead in a worker: the ring wraps, an index entry the tre
       continue;
     }
     assert.equal(read, true, `${c.path} read ahead and proven`);
-    assert.ok(into.subarray(0, c.size).equals(fs.readFileSync(`${repo}/${c.path}`)), c.path);
+    assert.ok(into.subarray(0, c.size).equals(fs.readFileSync(fsPath(`${repo}/${c.path}`))), c.path);
     proven++;
   }
   ahead.close();
   assert.ok(readHere <= 1, `read by the caller while the worker started: ${readHere}`);
-  assert.equal(proven + readHere, wt.size - 1, 'all but the large one (the 400 files and the metadata)');
+  assert.equal(proven + readHere, wt.size - 1, 'all but the large one (the 400 files, the raw name and the metadata)');
   assert.ok((await tarBytes(repo, undefined, new BatchPool(), true)).equals(fromGit), 'read ahead: the very bytes from git');
   // Staged but not committed: in the index between the tree's entries, not in the archive.
   fs.writeFileSync(`${repo}/etc/d3/f100.extra`, 'not committed\n');
