@@ -16,7 +16,7 @@ import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-veri
 import { hashFile } from '../util/hash-file.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { BatchPool, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
-import { errnoCode, isProxsaveError, ProxsaveError } from '../core/errors.ts';
+import { isDiskFull, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { openObjects } from '../git/read-object.ts';
 import { resolveRef } from '../git/refs.ts';
@@ -67,9 +67,9 @@ class ByteCounter extends Transform {
   }
 }
 
-/** A write or flush of one of the export's files that failed: DISK_SPACE when the disk is full, else ARCHIVE. */
+/** A write or flush of one of the export's files that failed: DISK_SPACE when the disk (or the quota) is full, else ARCHIVE. */
 function writeFailed(what: string, e: unknown): ProxsaveError {
-  return new ProxsaveError(errnoCode(e) === 'ENOSPC' ? 'DISK_SPACE' : 'ARCHIVE', `${what} failed: ${(e as Error).message}`, { cause: e });
+  return new ProxsaveError(isDiskFull(e) ? 'DISK_SPACE' : 'ARCHIVE', `${what} failed: ${(e as Error).message}`, { cause: e });
 }
 
 async function removeQuietly(p: string): Promise<void> {

@@ -80,3 +80,9 @@ export function errnoCode(e: unknown): string | undefined {
     ? (e as { code: string }).code
     : undefined;
 }
+
+/** A write that failed because the file system is full (ENOSPC) or the writer's quota on it is used up (EDQUOT): both are DISK_SPACE. */
+export function isDiskFull(e: unknown): boolean {
+  const code = errnoCode(e);
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}

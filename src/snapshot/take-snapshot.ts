@@ -7,7 +7,7 @@
 // hashed; only content seen before that point is held back.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProxsaveError, errnoCode } from '../core/errors.ts';
+import { ProxsaveError, errnoCode, isDiskFull } from '../core/errors.ts';
 import type { TaskPlan } from '../modules/types.ts';
 import { buildTrees, dirtyDirs, type TreeFile, type TreeReuse } from '../git/objects.ts';
 import { formatCommit, readCommit } from '../git/commit.ts';
@@ -206,9 +206,9 @@ async function headTreeReuse(dir: string, head: string, dirty: Set<string>): Pro
 
 function wrapWriteError(e: unknown, dir: string): unknown {
   if (e instanceof ProxsaveError) return e;
-  const code = errnoCode(e);
-  if (code === 'ENOSPC' || code === 'EDQUOT')
+  if (isDiskFull(e))
     return new ProxsaveError('DISK_SPACE', `no space left while writing the snapshot repository ${dir}; nothing was committed`, { cause: e, hint: 'free space; the next run repairs the working tree and retries' });
+  const code = errnoCode(e);
   if (code) return new ProxsaveError('REPOSITORY', `cannot write the snapshot repository ${dir} (${code}); nothing was committed`, { cause: e });
   return e;
 }

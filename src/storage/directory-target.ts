@@ -197,7 +197,7 @@ export class DirectoryTarget implements Target {
       await unlink(tmp).catch(() => {});
       if (e instanceof ProxsaveError) throw e;
       const code = errnoCode(e);
-      throw this.#fail(`cannot write ${name} (${code === 'ENOSPC' ? 'no space left on device' : (code ?? String(e))})`, e);
+      throw this.#fail(`cannot write ${name} (${code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (code ?? String(e))})`, e);
     }
   }
 

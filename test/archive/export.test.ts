@@ -258,6 +258,22 @@ test('a sidecar that cannot be written fails the export as ARCHIVE, names the fi
   assert.deepEqual(fs.readdirSync(out).sort(), [name, `${name}.manifest.json`, `${name}.sha256`]);
 });
 
+test('a quota used up while a sidecar is written is DISK_SPACE, as a full disk is (and as the snapshot counts it)', async () => {
+  const out = tmpDir();
+  const open = fs.promises.open;
+  // The writer's quota on the backup file system runs out at the checksum sidecar.
+  fs.promises.open = (async (p: fs.PathLike, ...rest: unknown[]) => {
+    if (String(p).endsWith('.sha256.tmp')) throw Object.assign(new Error(`EDQUOT: disk quota exceeded, open '${String(p)}'`), { code: 'EDQUOT' });
+    return (open as (...a: unknown[]) => Promise<fs.promises.FileHandle>)(p, ...rest);
+  }) as typeof fs.promises.open;
+  try {
+    await assert.rejects(exp(out), (e) => isProxsaveError(e) && e.code === 'DISK_SPACE' && /\.sha256\.tmp failed: EDQUOT/.test(e.message));
+  } finally {
+    fs.promises.open = open;
+  }
+  assert.deepEqual(fs.readdirSync(out), [], 'nothing is left behind');
+});
+
 test('a killed export leaves nothing under the final name; the next export succeeds', { timeout: 40_000 }, async () => {
   const big = `${tmpDir()}/repo`;
   const rnd = crypto.randomBytes(1 << 20);
