@@ -15,7 +15,8 @@ import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archiv
 import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
 import { hashFile } from '../util/hash-file.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
-import { BatchPool, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
+import { BatchPool, startPrefetch, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
+import { WorkTreeBlobs } from '../archive/work-tree-blobs.ts';
 import { isDiskFull, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { openObjects } from '../git/read-object.ts';
@@ -197,6 +198,12 @@ export async function exportSnapshot({
   const partial = `${archivePath}.partial`;
   const temps: string[] = [partial];
   let tee: VerifyingTee | undefined;
+  // The working tree's small files are read ahead (in a worker) when it
+  // holds this very commit. The worker starts first, so that its start-up
+  // passes while the metadata is checked and the compressor starts.
+  const workTree = resolveRef({ dir: repoDir, ref: 'HEAD' }) === oid ? new WorkTreeBlobs(repoDir) : false;
+  const onPrefetchError = (e: Error) => reporter.log('warn', `reading the snapshot's small files ahead failed (${e.message}); they are read one by one`);
+  const ahead = workTree ? startPrefetch(repoDir, workTree, onPrefetchError) : undefined;
   try {
     const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read, ...(onEntries ? { onMetadata: onEntries } : {}) });
     await removeQuietly(partial);
@@ -227,10 +234,7 @@ export async function exportSnapshot({
     const hasher = new HashCounter();
     try {
       // Batches are reused only where the sink hands them back (the direct path).
-      // The working tree's small files are read ahead (in a worker) when it holds this very commit.
-      const prefetch = resolveRef({ dir: repoDir, ref: 'HEAD' }) === oid;
-      const onPrefetchError = (e: Error) => reporter.log('warn', `reading the snapshot's small files ahead failed (${e.message}); they are read one by one`);
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, prefetch, onPrefetchError, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, workTree, ahead, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
       const opts = signal ? { signal } : {};
       if (direct) {
         try {
@@ -325,6 +329,7 @@ export async function exportSnapshot({
     await Promise.all(temps.map(removeQuietly));
     throw e;
   } finally {
+    ahead?.close();
     objects.close();
   }
 }

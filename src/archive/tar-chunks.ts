@@ -52,6 +52,11 @@ export class BatchPool {
   }
 }
 
+/** A worker reading `wt`'s small files ahead for tarChunks (archive/work-tree-prefetch), or undefined. */
+export function startPrefetch(dir: string, wt: WorkTreeBlobs, onError?: (e: Error) => void, minEntries?: number): WorkTreePrefetch | undefined {
+  return WorkTreePrefetch.start(dir, wt, BATCH / 2, onError, minEntries);
+}
+
 export async function* tarChunks({
   dir,
   items,
@@ -64,6 +69,7 @@ export async function* tarChunks({
   prefetch = false,
   prefetchMinEntries,
   onPrefetchError,
+  ahead: started,
 }: {
   dir: string;
   /** In archive order; consumed one at a time (commit-entries streams them). */
@@ -83,13 +89,15 @@ export async function* tarChunks({
   prefetchMinEntries?: number;
   /** The read-ahead worker failed (what it did not read is read here). */
   onPrefetchError?: (e: Error) => void;
+  /** A read-ahead worker the caller started earlier (startPrefetch, on `workTree`) and closes; instead of `prefetch`. */
+  ahead?: WorkTreePrefetch | undefined;
 }): AsyncGenerator<Buffer> {
   const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
-  const ahead = prefetch && wt ? WorkTreePrefetch.start(dir, wt, BATCH / 2, onPrefetchError, prefetchMinEntries) : undefined;
+  const ahead = started ?? (prefetch && wt ? startPrefetch(dir, wt, onPrefetchError, prefetchMinEntries) : undefined);
   try {
     yield* entries();
   } finally {
-    ahead?.close();
+    if (!started) ahead?.close();
   }
   async function* entries(): AsyncGenerator<Buffer> {
     /** One header block, reused: copied into the batch before the next entry. */
