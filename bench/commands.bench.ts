@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  argFlag, argInt, argValue, ensureBuilt, fmt, isMain, machineLine, markBuilt, markdownTable,
+  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, isMain, launchFlags, machineLine, markBuilt, markdownTable,
   measureProxsave, median, removeDir, tempDir, writeConfig,
 } from './lib.ts';
 
@@ -113,7 +113,7 @@ export async function runCommandsBench(argv: readonly string[]): Promise<string>
   removeDir(work);
   const md = `### Command tasks: ${STUBS} stubs (sleep 0.20–0.50 s), median of ${repeat}\n\n${machineLine()}\n\n`
     + markdownTable(['COMMAND_CONCURRENCY', 'snapshot s', 'sequential sum s', 'ratio', 'pool bound s', 'peak RSS MB', `goal @${GOAL_CONCURRENCY}`], rows)
-    + `\n\nSequential sum: the ${STUBS} stubs run one after the other (sleeps alone: ${fmt(nominal)} s). Snapshot: \`node dist/cli/index.js -c CONFIG snapshot\` with ${STUBS} command tasks, fresh repository.\n`;
+    + `\n\nSequential sum: the ${STUBS} stubs run one after the other (sleeps alone: ${fmt(nominal)} s). Snapshot: \`node ${launchFlags(CLI).join(' ')} dist/cli/index.js -c CONFIG snapshot\` with ${STUBS} command tasks, fresh repository.\n`;
   const outFile = argValue(argv, '--out', '');
   if (outFile) fs.writeFileSync(outFile, md);
   return md;

@@ -7,7 +7,8 @@
 // as on a real host), then, side by side in each repeat:
 //   pipe   tar -cf - data | zstd -q -T0 -3 > f
 //   chain  the same && zstd -q -t f && tar -tf f && sha256sum f   (create plus verify)
-//   export node dist/cli/index.js export   (tar from the snapshot, zstd -3, verified, sidecars)
+//   export node dist/cli/index.js export   (tar from the snapshot, zstd -3, verified, sidecars; with
+//          the node flags of the CLI's first line, as bin/proxsave and the .deb start it)
 // Ratios are throughput ratios on the same data (the others' seconds / proxsave's).
 // --xz adds `tar | xz -T0 -6` against an xz export of the first tree.
 // --cli runs another build (e.g. of an older commit) for before/after figures.

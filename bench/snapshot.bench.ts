@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  argFlag, argInt, argValue, ensureBuilt, fmt, isMain, machineLine, markBuilt, markdownTable, measure,
+  argFlag, argInt, argValue, CLI, ensureBuilt, fmt, isMain, launchFlags, machineLine, markBuilt, markdownTable, measure,
   measureProxsave, median, prng, removeDir, summarizeCpuProfile, tempDir, writeConfig, type Measured,
 } from './lib.ts';
 
@@ -222,7 +222,7 @@ export async function runSnapshotBench(argv: readonly string[]): Promise<string>
   }
   let md = `### Snapshot vs git (median of ${repeat})\n\n${machineLine()}\n\n`
     + markdownTable(['files', 'scenario', 'proxsave s', 'git s', 'ratio', 'proxsave peak RSS MB', 'git peak RSS MB', 'proxsave CPU s', 'git CPU s'], rows)
-    + '\n\ngit: `git add -A && git commit -q -m x` (no-change: exits 1, nothing to commit). proxsave: `node dist/cli/index.js -c CONFIG snapshot`, one files task over the whole tree. Wall times are medians measured around each child; CPU s (user + sys, from GNU time) is less sensitive to other load on the machine.\n';
+    + '\n\ngit: `git add -A && git commit -q -m x` (no-change: exits 1, nothing to commit). proxsave: `node ' + launchFlags(CLI).join(' ') + ' dist/cli/index.js -c CONFIG snapshot` (the flags of its first line, as bin/proxsave and the .deb start it), one files task over the whole tree. Wall times are medians measured around each child; CPU s (user + sys, from GNU time) is less sensitive to other load on the machine.\n';
   if (notes.length) md += '\n' + notes.map((x) => `- ${x}`).join('\n') + '\n';
   if (argFlag(argv, '--profile')) md += `\n### CPU profile (self time)\n\n${await profile(Math.max(...sizes))}\n`;
   const outFile = argValue(argv, '--out', '');
