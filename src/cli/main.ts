@@ -89,6 +89,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       out.write(`Usage: proxsave ${name} ${command.usage}\n\n${command.summary}\n${command.help ? '\n' + command.help + '\n' : ''}\n${EXIT_CODES_HELP}\n`);
       return EXIT.OK;
     }
+    if (wantsColour({ env, noColor: values['no-color'] === true, stdout })) await loadColour();
     out = createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true, stdout, stderr });
     const cmdEnv: CommandEnv = {
       name,
