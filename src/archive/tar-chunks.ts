@@ -66,10 +66,7 @@ export async function* tarChunks({
   workTree,
   read = (oid) => readObject(dir, oid),
   pool,
-  prefetch = false,
-  prefetchMinEntries,
-  onPrefetchError,
-  ahead: started,
+  ahead,
 }: {
   dir: string;
   /** In archive order; consumed one at a time (commit-entries streams them). */
@@ -83,22 +80,11 @@ export async function* tarChunks({
   read?: (oid: string) => Promise<RawObject>;
   /** Where batches come from, when the consumer hands them back; else each is fresh. */
   pool?: BatchPool;
-  /** Read the working tree's small files ahead in a worker thread (archive/work-tree-prefetch). */
-  prefetch?: boolean;
-  /** Fewest index entries for which a worker is started (default PREFETCH_MIN_ENTRIES). */
-  prefetchMinEntries?: number;
-  /** The read-ahead worker failed (what it did not read is read here). */
-  onPrefetchError?: (e: Error) => void;
-  /** A read-ahead worker the caller started earlier (startPrefetch, on `workTree`) and closes; instead of `prefetch`. */
+  /** A worker reading `workTree`'s small files ahead (startPrefetch), started and closed by the caller. */
   ahead?: WorkTreePrefetch | undefined;
 }): AsyncGenerator<Buffer> {
   const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
-  const ahead = started ?? (prefetch && wt ? startPrefetch(dir, wt, onPrefetchError, prefetchMinEntries) : undefined);
-  try {
-    yield* entries();
-  } finally {
-    if (!started) ahead?.close();
-  }
+  yield* entries();
   async function* entries(): AsyncGenerator<Buffer> {
     /** One header block, reused: copied into the batch before the next entry. */
     const scratch = Buffer.alloc(512);

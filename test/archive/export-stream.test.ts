@@ -14,7 +14,7 @@ import { readCommit } from '../../src/git/commit.ts';
 import { createCompressor, findExecutable, resetExecutableCache, testFile } from '../../src/archive/codec.ts';
 import { resolveCompression } from '../../src/archive/resolve-compression.ts';
 import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../../src/archive/stream-verify.ts';
-import { BatchPool, tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
+import { BatchPool, startPrefetch, tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
 import { FROM_SOURCE, WorkTreePrefetch } from '../../src/archive/work-tree-prefetch.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
@@ -42,10 +42,16 @@ async function tarBytes(dir: string, workTree?: false, pool?: BatchPool, prefetc
   const written: WrittenEntry[] = [];
   const parts: Buffer[] = [];
   const onPrefetchError = (e: Error) => assert.fail(`the read-ahead worker failed: ${e.message}`);
-  for await (const c of tarChunks({ dir, items, mtime: info.timestamp, written, prefetch, prefetchMinEntries: 0, onPrefetchError, ...(workTree === false ? { workTree } : {}), ...(pool ? { pool } : {}) })) {
-    parts.push(Buffer.from(c));
-    // Handed back at once: the writer reuses (and overwrites) it for what comes next.
-    pool?.release(c);
+  const wt = workTree === false ? false : new WorkTreeBlobs(dir);
+  const ahead = prefetch && wt ? startPrefetch(dir, wt, onPrefetchError, 0) : undefined;
+  try {
+    for await (const c of tarChunks({ dir, items, mtime: info.timestamp, written, workTree: wt, ahead, ...(pool ? { pool } : {}) })) {
+      parts.push(Buffer.from(c));
+      // Handed back at once: the writer reuses (and overwrites) it for what comes next.
+      pool?.release(c);
+    }
+  } finally {
+    ahead?.close();
   }
   return Buffer.concat(parts);
 }
