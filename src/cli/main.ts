@@ -9,7 +9,7 @@ import type { KeyName } from '../config/keys.ts';
 import { ProblemsError, ProxsaveError, isProxsaveError } from '../core/errors.ts';
 import { clockFromEnv } from '../ports/clock.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeForError } from './exit-codes.ts';
-import { createOutput, loadColour, wantsColour, type Output, type OutputStream } from './output.ts';
+import { createOutput, type Output, type OutputStream } from './output.ts';
 import type { CommandEnv } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -59,8 +59,7 @@ export interface CliStreams {
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { stdout, stderr }: CliStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   // Global options may come before the command; the command word is the first positional.
-  if (wantsColour({ env, noColor: argv.includes('--no-color'), stdout })) await loadColour();
-  let out: Output = createOutput({ env, noColor: argv.includes('--no-color'), json: argv.includes('--json'), stdout, stderr });
+  let out: Output = await createOutput({ env, noColor: argv.includes('--no-color'), json: argv.includes('--json'), stdout, stderr });
   try {
     const cmdIndex = findCommand(argv);
     const name = cmdIndex === -1 ? undefined : argv[cmdIndex]!;
@@ -89,8 +88,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       out.write(`Usage: proxsave ${name} ${command.usage}\n\n${command.summary}\n${command.help ? '\n' + command.help + '\n' : ''}\n${EXIT_CODES_HELP}\n`);
       return EXIT.OK;
     }
-    if (wantsColour({ env, noColor: values['no-color'] === true, stdout })) await loadColour();
-    out = createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true, stdout, stderr });
+    out = await createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true, stdout, stderr });
     const cmdEnv: CommandEnv = {
       name,
       args: parsed.positionals,

@@ -1,8 +1,7 @@
 // Rendering for humans and machines. Colour only on a terminal and never
 // with NO_COLOR or --no-color; progress only on a terminal (cron stays quiet).
-// chalk is loaded only when colour is on (loadColour): off a terminal its
-// import was ~15 ms of every command's start.
-import type { Chalk as ChalkClass } from 'chalk';
+// chalk is loaded only when colour is on: off a terminal its import was
+// ~15 ms of every command's start.
 import type { Level, Reporter } from '../ports/reporter.ts';
 
 /** The part of a stream the output uses: process.stdout, or a test's buffer. */
@@ -38,35 +37,23 @@ export interface Paint {
   bold(s: string): string;
 }
 
-let Chalk: typeof ChalkClass | undefined;
-
-/** Whether an output with these settings is in colour. */
-export function wantsColour({ noColor = false, env = process.env, stdout = process.stdout as OutputStream } = {}): boolean {
-  return !noColor && env.NO_COLOR === undefined && stdout.isTTY === true && env.TERM !== 'dumb';
-}
-
-/** Loads chalk, which createOutput needs for an output in colour. */
-export async function loadColour(): Promise<void> {
-  Chalk ??= (await import('chalk')).Chalk;
-}
-
 const plain = (s: string): string => s;
 const PLAIN: Paint = { green: plain, yellow: plain, red: plain, cyan: plain, dim: plain, bold: plain };
 
-function paintWith(color: boolean): Paint {
+async function paintWith(color: boolean): Promise<Paint> {
   if (!color) return PLAIN;
-  if (!Chalk) throw new Error('an output in colour needs loadColour() first');
+  const { Chalk } = await import('chalk');
   const c = new Chalk({ level: 1 });
   return { green: (s) => c.green(s), yellow: (s) => c.yellow(s), red: (s) => c.red(s), cyan: (s) => c.cyan(s), dim: (s) => c.dim(s), bold: (s) => c.bold(s) };
 }
 
-export function createOutput({ json = false, quiet = false, verbose = false, noColor = false, env = process.env, stdout = process.stdout as OutputStream, stderr = process.stderr as OutputStream } = {}): Output {
-  const color = wantsColour({ noColor, env, stdout });
+export async function createOutput({ json = false, quiet = false, verbose = false, noColor = false, env = process.env, stdout = process.stdout as OutputStream, stderr = process.stderr as OutputStream } = {}): Promise<Output> {
+  const color = !noColor && env.NO_COLOR === undefined && stdout.isTTY === true && env.TERM !== 'dumb';
   const progressOn = !json && !quiet && stderr.isTTY === true;
   let progressShown = false;
   let lastDraw = 0;
   const warnings: string[] = [];
-  const paint = paintWith(color);
+  const paint = await paintWith(color);
   const clearProgress = () => {
     if (progressShown) {
       stderr.write('\r\u001b[K');

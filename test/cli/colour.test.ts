@@ -1,5 +1,5 @@
 // Colour only on a terminal, never with NO_COLOR or --no-color; chalk is
-// loaded only then (cli/output loadColour).
+// loaded only then (cli/output).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
