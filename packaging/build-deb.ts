@@ -163,8 +163,8 @@ export async function buildDeb({ outDir = join(PROJECT, 'build'), workDir = join
   write(r('lib/systemd/system/proxsave.timer'), renderTimer(unit));
 
   const date = new Date(epoch * 1000);
-  write(r('usr/share/man/man1/proxsave.1.gz'), gzipSync(Buffer.from(renderMan({ version, date: date.toISOString().slice(0, 10) })), { level: 9 }));
-  write(r('usr/share/bash-completion/completions/proxsave'), renderCompletion());
+  write(r('usr/share/man/man1/proxsave.1.gz'), gzipSync(Buffer.from(await renderMan({ version, date: date.toISOString().slice(0, 10) })), { level: 9 }));
+  write(r('usr/share/bash-completion/completions/proxsave'), await renderCompletion());
   write(r('usr/share/doc/proxsave/copyright'), copyright());
   write(r('usr/share/doc/proxsave/changelog.gz'), changelog(version, date));
   // Deliberate: the configuration holds tokens, so it is root-only; facts read dpkg's status file (read-only) for the PVE/PBS versions.

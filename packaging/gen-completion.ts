@@ -1,15 +1,16 @@
 // bash completion for proxsave, generated from the command table.
-import { COMMANDS } from '../src/cli/commands/index.ts';
+import { allCommands } from '../src/cli/commands/index.ts';
 
 const GLOBAL = ['-c', '--config', '--root', '--json', '-q', '--quiet', '-v', '--verbose', '--no-color', '-h', '--help', '--version'];
 
 const SUBCOMMANDS: Record<string, string[]> = { config: ['check'], schedule: ['install', 'remove', 'status'], fleet: ['log', 'diff', 'hosts'] };
 
-export function renderCompletion(): string {
-  const names = Object.keys(COMMANDS);
-  const cases = names
-    .map((n) => {
-      const opts = Object.entries(COMMANDS[n]!.options ?? {}).flatMap(([o, d]) => [`--${o}`, ...((d as { short?: string }).short ? [`-${(d as { short: string }).short}`] : [])]);
+export async function renderCompletion(): Promise<string> {
+  const commands = await allCommands();
+  const names = commands.map(([n]) => n);
+  const cases = commands
+    .map(([n, c]) => {
+      const opts = Object.entries(c.options ?? {}).flatMap(([o, d]) => [`--${o}`, ...((d as { short?: string }).short ? [`-${(d as { short: string }).short}`] : [])]);
       const words = [...(SUBCOMMANDS[n] ?? []), ...opts].join(' ');
       return `    ${n}) words="${words}" ;;`;
     })
@@ -46,4 +47,4 @@ complete -F _proxsave proxsave
 `;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(renderCompletion());
+if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await renderCompletion());

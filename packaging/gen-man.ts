@@ -1,7 +1,7 @@
 // proxsave(1), generated from the same text as `proxsave --help`, each
 // command's --help, the exit codes and the configuration key table, so the
 // man page cannot drift from the program.
-import { COMMANDS } from '../src/cli/commands/index.ts';
+import { allCommands } from '../src/cli/commands/index.ts';
 import { EXIT_CODES_HELP } from '../src/cli/exit-codes.ts';
 import { mainHelp } from '../src/cli/main.ts';
 import { KEYS, type KeyDef } from '../src/config/keys.ts';
@@ -28,8 +28,8 @@ function allowed(d: KeyDef): string {
   return t.kind;
 }
 
-export function renderMan({ version, date }: { version: string; date: string }): string {
-  const help = mainHelp();
+export async function renderMan({ version, date }: { version: string; date: string }): Promise<string> {
+  const help = await mainHelp();
   const globalBlock = /Global options[^\n]*\n([\s\S]*?)\n\n/.exec(help)?.[1] ?? '';
   const out: string[] = [];
   out.push(`.TH PROXSAVE 1 "${date}" "proxsave ${version}" "User Commands"`);
@@ -40,7 +40,7 @@ export function renderMan({ version, date }: { version: string; date: string }):
     esc('proxsave gathers the configuration of the host (files and command outputs, described by the task files) into a git repository and commits only when something changed, so the history is a record of configuration drift. Each commit can be exported as a verified, compressed archive with a manifest and copied to local, secondary and cloud (rclone) targets with retention. `proxsave run` is the scheduled job.'),
   );
   out.push('.SH COMMANDS');
-  for (const [name, c] of Object.entries(COMMANDS)) {
+  for (const [name, c] of await allCommands()) {
     out.push('.TP', `.B proxsave ${esc(name)}${c.usage ? ` ${esc(c.usage)}` : ''}`, esc(c.summary));
     if (c.help) out.push(verbatim(c.help));
   }
@@ -72,4 +72,4 @@ export function renderMan({ version, date }: { version: string; date: string }):
   return out.join('\n') + '\n';
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(renderMan({ version: process.argv[2] ?? '0', date: new Date().toISOString().slice(0, 10) }));
+if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(await renderMan({ version: process.argv[2] ?? '0', date: new Date().toISOString().slice(0, 10) }));

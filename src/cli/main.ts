@@ -11,7 +11,7 @@ import { clockFromEnv } from '../ports/clock.ts';
 import { EXIT, EXIT_CODES_HELP, exitCodeForError } from './exit-codes.ts';
 import { createOutput, type Output, type OutputStream } from './output.ts';
 import type { CommandEnv } from './command.ts';
-import { COMMANDS } from './commands/index.ts';
+import { COMMAND_NAMES, allCommands, loadCommand } from './commands/index.ts';
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -26,8 +26,8 @@ const GLOBAL_OPTIONS = {
 
 export const DEFAULT_CONFIG = '/etc/proxsave/backup.env';
 
-export function mainHelp(): string {
-  const cmds = Object.entries(COMMANDS)
+export async function mainHelp(): Promise<string> {
+  const cmds = (await allCommands())
     .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
     .join('\n');
   return `proxsave ${VERSION}: configuration snapshots and backups for Proxmox VE and Proxmox Backup Server
@@ -69,13 +69,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return EXIT.OK;
       }
       if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-        out.write(mainHelp());
+        out.write(await mainHelp());
         return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
       }
       throw new ProxsaveError('USAGE', 'no command given', { hint: 'see proxsave --help' });
     }
-    const command = COMMANDS[name];
-    if (!command) throw new ProxsaveError('USAGE', `unknown command "${name}"`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}` });
+    const command = await loadCommand(name);
+    if (!command) throw new ProxsaveError('USAGE', `unknown command "${name}"`, { hint: `commands: ${COMMAND_NAMES.join(', ')}` });
     const rest = [...argv.slice(0, cmdIndex), ...argv.slice(cmdIndex + 1)];
     let parsed;
     try {

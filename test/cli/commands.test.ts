@@ -1,0 +1,30 @@
+// The command table loads a command's file only when it runs: help, an
+// unknown name and each command's --help still see every command.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { COMMAND_NAMES, allCommands, loadCommand } from '../../src/cli/commands/index.ts';
+import { EXIT } from '../../src/cli/exit-codes.ts';
+import { runCli } from '../helpers/cli.ts';
+
+test('help lists every command, an unknown one is a usage error naming them, each has its own --help', async () => {
+  const commands = await allCommands();
+  assert.deepEqual(commands.map(([n]) => n), [...COMMAND_NAMES]);
+  assert.equal(COMMAND_NAMES.length, 15);
+  const help = await runCli(['--help']);
+  assert.equal(help.code, EXIT.OK);
+  for (const [name, c] of commands) assert.match(help.stdout, new RegExp(`^  ${name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), name);
+
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, EXIT.USAGE);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.match(unknown.stderr, new RegExp(COMMAND_NAMES.join(', ')));
+  // Only the table's own names: nothing inherited from Object.prototype.
+  assert.equal(loadCommand('toString'), undefined);
+  assert.equal((await runCli(['constructor'])).code, EXIT.USAGE);
+
+  for (const name of ['export', 'restore', 'schedule']) {
+    const r = await runCli([name, '--help']);
+    assert.equal(r.code, EXIT.OK, name);
+    assert.ok(r.stdout.startsWith(`Usage: proxsave ${name} `), name);
+  }
+});
