@@ -218,7 +218,12 @@ export class ObjectReader {
       }
       const type = TYPES[typeCode];
       if (!type) return undefined; // a delta: let isomorphic-git resolve it
-      const content = inflateSync(data.subarray(p));
+      const deflated = data.subarray(p);
+      // Inflated into one buffer of the object's size (a byte more, so zlib
+      // sees the end in the same call): no 16 KiB chunk per object, no join
+      // of chunks for a large one. A size deflate cannot reach (at most
+      // 1032:1) is damage; the default chunks then, and the check below.
+      const content = size <= deflated.length * 1032 ? inflateSync(deflated, { chunkSize: Math.max(64, size + 1) }) : inflateSync(deflated);
       if (content.length !== size) throw new Error(`git object ${oid} has a bad length in ${ix.pack}`);
       return { type, content };
     }

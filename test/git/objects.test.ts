@@ -89,3 +89,40 @@ test('ObjectReader reads loose objects written by git and leaves deltas to the f
   const r = new ObjectReader(join(d.path, '.git')).read(oid);
   assert.equal(r!.content.toString(), '127.0.0.1 localhost\n');
 });
+
+test('a packed object whose header gives the wrong size is an error, whatever size it claims', (t) => {
+  const d = tempDir();
+  t.after(d.cleanup);
+  execFileSync('git', ['init', '-q', d.path]);
+  const gitdir = join(d.path, '.git');
+  const pack = new PackWriter(gitdir);
+  const small = pack.add('blob', Buffer.from('pve1\n'));
+  const big = Buffer.alloc(300_000, 'proxmox ');
+  const bigOid = pack.add('blob', big);
+  pack.finish({ fsync: false });
+  const packDir = join(gitdir, 'objects/pack');
+  const packFile = join(packDir, readdirSync(packDir).find((n) => n.endsWith('.pack'))!);
+  const offsets = new Map(
+    git(d.path, 'verify-pack', '-v', packFile.replace(/\.pack$/, '.idx'))
+      .split('\n')
+      .map((l) => l.split(/\s+/))
+      .filter((f) => f[0]!.length === 40)
+      .map((f) => [f[0]!, Number(f[4])]),
+  );
+  const good = readFileSync(packFile);
+  assert.deepEqual(new ObjectReader(gitdir).read(bigOid)!.content, big);
+  const withHeader = (oid: string, at: number, byte: number) => {
+    const b = Buffer.from(good);
+    b[offsets.get(oid)! + at] = byte;
+    writeFileSync(packFile, b);
+    return () => new ObjectReader(gitdir).read(oid);
+  };
+  // 'pve1\n' said to be 6 bytes long.
+  assert.equal(good[offsets.get(small)!], 0x35);
+  assert.throws(withHeader(small, 0, 0x36), /bad length/);
+  // 300000 is b0 be 92 01. With bit 11 up, 302048 bytes (a size deflate could reach from this entry) …
+  assert.deepEqual([...good.subarray(offsets.get(bigOid)!, offsets.get(bigOid)! + 4)], [0xb0, 0xbe, 0x92, 0x01]);
+  assert.throws(withHeader(bigOid, 2, 0x93), /bad length/);
+  // … and ~33 MB, beyond deflate's 1032:1 from a few hundred bytes: no buffer of that size, the same error.
+  assert.throws(withHeader(bigOid, 3, 0x7f), /bad length/);
+});
