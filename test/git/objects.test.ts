@@ -1,6 +1,6 @@
 // The git object layer against stock git: packs proxsave writes are read by
 // git, and objects git writes (loose or packed) are read by proxsave.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,12 +13,17 @@ import { formatCommit } from '../../src/git/commit.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { git, fsck } from '../helpers/git.ts';
 
-test('a pack written by PackWriter is valid for git and readable by ObjectReader', (t) => {
+/** A new git repository (removed after the test) and a PackWriter into it. */
+function packedRepo(t: TestContext) {
   const d = tempDir();
   t.after(d.cleanup);
   execFileSync('git', ['init', '-q', d.path]);
   const gitdir = join(d.path, '.git');
-  const pack = new PackWriter(gitdir);
+  return { d, gitdir, pack: new PackWriter(gitdir) };
+}
+
+test('a pack written by PackWriter is valid for git and readable by ObjectReader', (t) => {
+  const { d, gitdir, pack } = packedRepo(t);
   const big = Buffer.alloc(300_000, 'proxmox ');
   const files = new Map([
     ['etc/hostname', { oid: pack.add('blob', Buffer.from('pve1\n')), mode: '100644' as const }],
@@ -55,11 +60,7 @@ test('a pack written by PackWriter is valid for git and readable by ObjectReader
 });
 
 test('the .idx a killed pack writer left behind (tmp_pack_proxsave_*) is no pack: reading goes on, and the next locked snapshot sweeps it', (t) => {
-  const d = tempDir();
-  t.after(d.cleanup);
-  execFileSync('git', ['init', '-q', d.path]);
-  const gitdir = join(d.path, '.git');
-  const pack = new PackWriter(gitdir);
+  const { d, gitdir, pack } = packedRepo(t);
   const oid = pack.add('blob', Buffer.from('pve1\n'));
   pack.finish({ fsync: false });
   // Killed after the pack's rename, before the index's: the temporary index stays, its pack is gone.
@@ -91,11 +92,7 @@ test('ObjectReader reads loose objects written by git and leaves deltas to the f
 });
 
 test('a packed object whose header gives the wrong size is an error, whatever size it claims', (t) => {
-  const d = tempDir();
-  t.after(d.cleanup);
-  execFileSync('git', ['init', '-q', d.path]);
-  const gitdir = join(d.path, '.git');
-  const pack = new PackWriter(gitdir);
+  const { d, gitdir, pack } = packedRepo(t);
   const small = pack.add('blob', Buffer.from('pve1\n'));
   const big = Buffer.alloc(300_000, 'proxmox ');
   const bigOid = pack.add('blob', big);
