@@ -1,9 +1,12 @@
 // Two compression engines behind one interface: the system CLIs, piped as
 // processes, and in-process libraries. A missing or failing compressor is a
 // COMPRESSION error; we never fall back to another format.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Duplex, PassThrough, Readable, Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import { ProxsaveError } from '../core/errors.ts';
@@ -320,6 +323,129 @@ export async function testFile(type: CompressionType, file: string, signal?: Abo
   }
 }
 
+/** The decompressor program's arguments (output to stdout). */
+function decompressArgs(type: CompressionType): string[] {
+  return type === 'lzma' ? ['-d', '-c', '-q', '--format=lzma'] : type === 'zstd' ? ['-d', '-c', '-q', '--no-progress'] : ['-d', '-c'];
+}
+
+/** Whether decompressFile can run for this type and engine (a program decompresses). */
+export function canDecompressFile(type: CompressionType, engine: 'auto' | 'cli' | 'library' = 'auto'): boolean {
+  return type !== 'none' && chooseEngine(type, engine) === 'cli' && cliProgram(type) !== null;
+}
+
+/** A FIFO in a new private directory: its two ends open, the directory gone again. Undefined when none can be made. */
+async function openFifo(): Promise<{ read: number; write: number } | undefined> {
+  let dir: string | undefined;
+  try {
+    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'proxsave-fifo-'));
+    const fifo = path.join(dir, 'out');
+    await promisify(execFile)('mkfifo', ['-m', '600', '--', fifo]);
+    // The read end first, without waiting for a writer; the write end (left
+    // blocking, as the program expects its stdout) then opens at once.
+    const read = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      return { read, write: fs.openSync(fifo, fs.constants.O_WRONLY) };
+    } catch (e) {
+      fs.closeSync(read);
+      throw e;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Decompresses `file` with its program, which reads the file itself, and
+ * hands the output to `onChunk` piece by piece, synchronously. A piece is a
+ * view of one reused 1 MiB buffer that the next read overwrites: copy what
+ * you keep. The output comes through a FIFO, read by a socket that fills a
+ * buffer of its own (net.Socket `onread`): a child's stdout pipe hands over a
+ * new buffer for every 64 KiB, and on a virtual machine the page faults of
+ * that fresh memory cost more than the decompression itself.
+ * Resolves true once the output ended and the program exited 0; rejects with
+ * a `code` error (the program's last stderr lines), or with what `onChunk`
+ * threw. False, before anything ran, when no FIFO could be made: the caller
+ * decompresses as a stream instead.
+ */
+export async function decompressFile({
+  type,
+  file,
+  onChunk,
+  code = 'VERIFY',
+  signal,
+}: {
+  type: CompressionType;
+  file: string;
+  onChunk: (piece: Buffer) => void;
+  code?: 'VERIFY' | 'COMPRESSION';
+  signal?: AbortSignal | undefined;
+}): Promise<boolean> {
+  const prog = cliProgram(type);
+  if (!prog || type === 'none') throw missing(type);
+  signal?.throwIfAborted();
+  const fifo = await openFifo();
+  if (!fifo) return false;
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  try {
+    ({ child, exited } = watchedChild(prog, [...decompressArgs(type), '--', file], `${type} decompression of ${path.basename(file)}`, code, ['ignore', fifo.write, 'pipe']));
+  } catch (e) {
+    fs.closeSync(fifo.read);
+    throw e;
+  } finally {
+    // The program holds the write end now: the output ends when it exits.
+    fs.closeSync(fifo.write);
+  }
+  let failed: unknown;
+  const stop = (e: unknown) => {
+    failed ??= e;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    socket.destroy();
+  };
+  // (`onread` is a constructor option of net.Socket, documented there since
+  // Node 22; Node 20's @types still list it under connect() only.)
+  const options: net.SocketConstructorOpts & Pick<net.ConnectOpts, 'onread'> = {
+    fd: fifo.read,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: Buffer.allocUnsafe(1 << 20),
+      callback: (n: number, buf: Uint8Array) => {
+        if (failed !== undefined) return false;
+        try {
+          onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
+        } catch (e) {
+          stop(e);
+          return false;
+        }
+        return true;
+      },
+    },
+  };
+  const socket = new net.Socket(options);
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('close', () => resolve());
+  });
+  const onAbort = () => stop(signal!.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.all([closed, exited]);
+  } catch (e) {
+    // Whatever failed first, the program is stopped and gone before this settles.
+    stop(e);
+    await exited.catch(() => {});
+    throw failed;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    socket.destroy();
+  }
+  if (failed !== undefined) throw failed;
+  return true;
+}
+
 /** A decompressing Duplex; errors are `code` (VERIFY when checking an archive). */
 export function createDecompressor({
   type,
@@ -338,8 +464,7 @@ export function createDecompressor({
     const prog = cliProgram(type);
     if (!prog) throw missing(type);
     const base = path.basename(prog);
-    const args = type === 'lzma' ? ['-d', '-c', '-q', '--format=lzma'] : type === 'zstd' ? ['-d', '-c', '-q', '--no-progress'] : ['-d', '-c'];
-    return { stream: remap(processDuplex(prog, args, what)), engine: 'cli', program: base };
+    return { stream: remap(processDuplex(prog, decompressArgs(type), what)), engine: 'cli', program: base };
   }
   switch (type) {
     case 'zstd': {

@@ -18,13 +18,3 @@ export function requireNative<T>(name: 'zstd-napi' | 'lzma-native'): T {
     });
   }
 }
-
-/** Whether a native module can be loaded here (false in the packaged build). */
-export function hasNative(name: 'zstd-napi' | 'lzma-native'): boolean {
-  try {
-    require.resolve(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
