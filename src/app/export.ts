@@ -275,7 +275,7 @@ export async function exportSnapshot({
     let sha256: string;
     let problem: string | null;
     if (direct) {
-      [checked] = await Promise.all([hashFile(partial, { signal }).catch(readBackFailed), testFile(c.type, partial, signal)]);
+      [checked] = await Promise.all([hashFile(partial, { signal }).catch(readBackFailed), testFile(c.type, partial, signal, c.threads)]);
       sha256 = checked.sha256;
       problem = null;
     } else if (tee) {

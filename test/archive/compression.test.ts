@@ -6,7 +6,8 @@ import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import { createCompressor, createDecompressor, resetExecutableCache as resetExecutableCacheForTests } from '../../src/archive/codec.ts';
+import { checkArchive } from '../../src/archive/check-archive.ts';
+import { createCompressor, createDecompressor, resetExecutableCache as resetExecutableCacheForTests, testFile } from '../../src/archive/codec.ts';
 import { resolveCompression } from '../../src/archive/resolve-compression.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { tmpDir } from './helpers.ts';
@@ -124,4 +125,26 @@ test('a failing compressor process is a COMPRESSION error with its stderr', asyn
     process.env.PATH = saved;
     resetExecutableCacheForTests();
   }
+});
+
+test('xz tests and decompresses on the cores it is given (its threaded encoder wrote blocks for them)', async () => {
+  const dir = tmpDir();
+  const log = `${dir}/args`;
+  const real = execFileSync('sh', ['-c', 'command -v xz']).toString().trim();
+  fs.writeFileSync(`${dir}/xz`, `#!/bin/sh\necho "$*" >> ${log}\nexec ${real} "$@"\n`, { mode: 0o755 });
+  const tar = `${dir}/a.tar`;
+  execFileSync('tar', ['-cf', tar, '-C', dir, 'xz']);
+  const file = `${tar}.xz`;
+  fs.writeFileSync(file, execFileSync(real, ['-c', '-1', '-T2', tar]));
+  const saved = process.env.PATH;
+  process.env.PATH = `${dir}:${saved}`;
+  resetExecutableCacheForTests();
+  try {
+    await testFile('xz', file, undefined, 2);
+    assert.equal((await checkArchive({ path: file, type: 'xz', engine: 'cli' })).entries.length, 1);
+  } finally {
+    process.env.PATH = saved;
+    resetExecutableCacheForTests();
+  }
+  assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), [`-t -q -T2 -- ${file}`, `-d -c -T0 -- ${file}`]);
 });
