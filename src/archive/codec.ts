@@ -370,7 +370,7 @@ async function openFifo(): Promise<{ read: number; write: number } | undefined> 
  * new buffer for every 64 KiB, and on a virtual machine the page faults of
  * that fresh memory cost more than the decompression itself.
  * Resolves true once the output ended and the program exited 0; rejects with
- * a `code` error (the program's last stderr lines), or with what `onChunk`
+ * a VERIFY error (the program's last stderr lines), or with what `onChunk`
  * threw. False, before anything ran, when no FIFO could be made: the caller
  * decompresses as a stream instead.
  */
@@ -378,13 +378,11 @@ export async function decompressFile({
   type,
   file,
   onChunk,
-  code = 'VERIFY',
   signal,
 }: {
   type: CompressionType;
   file: string;
   onChunk: (piece: Buffer) => void;
-  code?: 'VERIFY' | 'COMPRESSION';
   signal?: AbortSignal | undefined;
 }): Promise<boolean> {
   const prog = cliProgram(type);
@@ -395,7 +393,7 @@ export async function decompressFile({
   let child: ChildProcess;
   let exited: Promise<void>;
   try {
-    ({ child, exited } = watchedChild(prog, [...decompressArgs(type), '--', file], `${type} decompression of ${path.basename(file)}`, code, ['ignore', fifo.write, 'pipe']));
+    ({ child, exited } = watchedChild(prog, [...decompressArgs(type), '--', file], `${type} decompression of ${path.basename(file)}`, 'VERIFY', ['ignore', fifo.write, 'pipe']));
   } catch (e) {
     fs.closeSync(fifo.read);
     throw e;
@@ -429,13 +427,22 @@ export async function decompressFile({
       },
     },
   };
-  const socket = new net.Socket(options);
+  let socket: net.Socket;
+  try {
+    socket = new net.Socket(options);
+  } catch (e) {
+    child.kill('SIGTERM');
+    fs.closeSync(fifo.read);
+    await exited.catch(() => {});
+    throw e;
+  }
   const closed = new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.once('close', () => resolve());
   });
   const onAbort = () => stop(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   try {
     await Promise.all([closed, exited]);
   } catch (e) {
