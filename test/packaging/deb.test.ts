@@ -73,6 +73,13 @@ test('the .deb installs into an empty root and the installed proxsave works with
   assert.doesNotMatch(r.stderr, /ahead failed/);
   const copy = execFileSync('git', ['-C', h.repo, 'show', 'HEAD:var/lib/pve-cluster/config.db']);
   assert.equal(copy.subarray(0, 15).toString('latin1'), 'SQLite format 3');
+  // The archive verifies and restores with this build's own means (no in-process zstd).
+  const verified = run('-c', h.config, 'verify', doc.export.archive);
+  assert.equal(verified.status, 0, verified.stderr);
+  const into = join(h.base, 'restored');
+  const restored = run('-c', h.config, 'restore', doc.export.archive, '--to', into);
+  assert.equal(restored.status, 0, restored.stderr);
+  assert.equal(readFileSync(join(into, 'etc/hostname'), 'utf8'), readFileSync(join(h.root, 'etc/hostname'), 'utf8'));
 
   // Asking for an in-process compressor that this build does not ship: one clear error.
   const lib = spawnSync(bin, ['-c', h.config, 'export', '--out', join(h.base, 'lib-out')], { env: { ...env, COMPRESSION_ENGINE: 'library' }, encoding: 'utf8' });
