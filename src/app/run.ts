@@ -91,6 +91,8 @@ export interface RunOptions {
    * metrics, fleet push). It must not throw; if it does, the error is a warning.
    */
   afterRun?: (report: RunReport) => Promise<void>;
+  /** See SnapshotOptions. */
+  onPlanned?: (entries: number) => void;
 }
 
 /** A reporter that also keeps every line for the run log. */
@@ -106,7 +108,7 @@ function teeReporter(inner: Reporter, log: RunReport['log'], warnings: string[],
   };
 }
 
-export async function runJob(ctx: Context, { dryRun = false, allowDeletions = false, targets: givenTargets, afterRun }: RunOptions = {}): Promise<RunReport> {
+export async function runJob(ctx: Context, { dryRun = false, allowDeletions = false, targets: givenTargets, afterRun, onPlanned }: RunOptions = {}): Promise<RunReport> {
   const started = ctx.clock.now();
   const wallStart = Date.now();
   const report: RunReport = {
@@ -159,7 +161,7 @@ export async function runJob(ctx: Context, { dryRun = false, allowDeletions = fa
   process.once('SIGINT', onSignal);
   try {
     // 1. Snapshot.
-    const snap = await phase('snapshot', () => snapshot(c, { check: dryRun, locked: true, allowDeletions }));
+    const snap = await phase('snapshot', () => snapshot(c, { check: dryRun, locked: true, allowDeletions, ...(onPlanned ? { onPlanned } : {}) }));
     for (const w of snap.warnings) reporter.log('warn', w);
     const failedTasks = snap.tasks.filter((t) => t.status === 'failed');
     // Tasks failing for one reason (pmxcfs not mounted fails all of /etc/pve) are reported together.

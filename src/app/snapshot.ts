@@ -63,9 +63,11 @@ export interface SnapshotOptions {
   locked?: boolean;
   /** --allow-deletions: commit even a large shrink or a role change to unknown. */
   allowDeletions?: boolean;
+  /** Told how many entries (files, directories, links, outputs) the tasks planned, before any is read. */
+  onPlanned?: (entries: number) => void;
 }
 
-export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false, allowDeletions = false }: SnapshotOptions = {}): Promise<SnapshotReport> {
+export async function snapshot(ctx: Context, { check = false, keepContent = false, selection = {}, message, signal, locked = false, allowDeletions = false, onPlanned }: SnapshotOptions = {}): Promise<SnapshotReport> {
   const { plans: planned, partial } = await planTasks(ctx, selection, signal);
   // pmxcfs not mounted (or a PBS config directory gone): the tasks reading
   // there fail as critical, whatever --allow-deletions says.
@@ -82,6 +84,7 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
   }
   const maxDeletePercent = allowDeletions ? undefined : ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;
   const run = plans.filter((p) => p.status !== 'skipped');
+  onPlanned?.(run.reduce((n, p) => n + p.entries.length, 0));
   const options = {
     dir,
     plans: run,

@@ -351,3 +351,20 @@ test('proxsave never collects its own repository, archives or logs', async (t) =
   const again = JSON.parse((await h.run('--json', 'snapshot')).stdout) as { commit: string | null };
   assert.equal(again.commit, null, 'its own writes are not drift');
 });
+
+test('the snapshot tells its caller how many entries the tasks planned, before it reads them (the CLI sizes V8 by it)', async (t) => {
+  const h = miniHost({ tasks: 'group: system\ntasks:\n  - name: etc\n    files: [/etc/hostname, /etc/pve]\n  - name: uname\n    command: [uname, -a]\n    dest: system/uname.txt\n' });
+  t.after(h.cleanup);
+  h.write('/etc/pve/nodes/pve1/qemu-server/100.conf', 'memory: 2048\n');
+  const { loadConfig } = await import('../../src/config/load-config.ts');
+  const { createContext } = await import('../../src/app/context.ts');
+  const { snapshot } = await import('../../src/app/snapshot.ts');
+  const { systemClock } = await import('../../src/ports/clock.ts');
+  const ctx = createContext({ config: loadConfig({ file: h.config, env: {} }).config, clock: systemClock });
+  const told: number[] = [];
+  const r = await snapshot(ctx, { check: true, onPlanned: (n) => told.push(n) });
+  // etc/hostname and its parent etc/; etc/pve with nodes/, pve1/, qemu-server/,
+  // 100.conf, priv/, priv/authkey.key and storage.cfg; uname's output.
+  assert.deepEqual(told, [11]);
+  assert.equal(r.commit, null, '--check commits nothing');
+});

@@ -1,11 +1,11 @@
 // proxsave export: a verified archive of one snapshot.
-import { setFlagsFromString } from 'node:v8';
 import { VERSION } from '../../app/version.ts';
 import { ProxsaveError } from '../../core/errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { formatBytes } from '../../util/size.ts';
 import type { Command } from '../command.ts';
 import { compressionSettings } from '../../archive/resolve-compression.ts';
+import { lowMemoryForManyEntries } from '../memory.ts';
 
 export const exportCmd: Command = {
   summary: 'export a snapshot commit as a verified, compressed archive with .sha256 and .manifest.json',
@@ -29,7 +29,7 @@ the same settings that already exists and verifies is not rewritten.`,
       reporter: c.out.reporter,
       scriptVersion: VERSION,
       ...(encryption ? { encryption } : {}),
-      onEntries: lowMemoryForMany,
+      onEntries: lowMemoryForManyEntries,
     });
     if (c.out.json) c.out.emit({ archive: r.archivePath, sha256: r.sha256Path, manifest_path: r.manifestPath, reused: r.reused, entries: r.entries, bytes_in: r.bytesIn, bytes_out: r.bytesOut, duration_ms: Math.round(r.durationMs), manifest: r.manifest });
     else {
@@ -40,17 +40,3 @@ the same settings that already exists and verifies is not rewritten.`,
     return EXIT.OK;
   },
 };
-
-/**
- * Many entries: V8 optimizes for size from here on. An export streams the
- * commit through this process twice (tar out, tar read back); with V8's
- * default heap growth, the buffers that die in the old generation pile up
- * to 190–230 MB peak RSS at 100k entries, 142 MB with the flag. It costs
- * 5–17% more CPU, so trees with few entries (which stay well under 150 MB)
- * keep the defaults (BENCHMARKS.md §3, part 3). Set by the export command
- * only, before the archive is written: nothing but the report runs after it
- * in this process (`run` and tests calling exportSnapshot are unaffected).
- */
-function lowMemoryForMany(entries: number): void {
-  if (entries >= 20_000) setFlagsFromString('--optimize-for-size');
-}

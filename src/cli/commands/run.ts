@@ -4,6 +4,7 @@ import type { Output } from '../output.ts';
 import type { RunReport } from '../../app/run.ts';
 import { formatBytes } from '../../util/size.ts';
 import { type Command, contextOf } from '../command.ts';
+import { lowMemoryForManyFiles } from '../memory.ts';
 
 export function runExitCode(r: RunReport): number {
   if (r.fatal) return exitCodeForError(r.fatal);
@@ -55,7 +56,7 @@ A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
     const { runJob, writeRunReport } = await import('../../app/run.ts');
     // Notifications, metrics and the fleet push never change the exit code.
     const afterRun = async (rep: RunReport) => (await import('../../ops/after-run.ts')).afterRun({ ctx, report: rep, exitCode: runExitCode(rep), reporter: c.out.reporter });
-    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true, allowDeletions: c.values['allow-deletions'] === true, afterRun });
+    const r = await runJob(ctx, { dryRun: c.values['dry-run'] === true, allowDeletions: c.values['allow-deletions'] === true, afterRun, onPlanned: lowMemoryForManyFiles });
     const code = runExitCode(r);
     let paths: { json: string; log: string } | undefined;
     if (!r.dry_run) {

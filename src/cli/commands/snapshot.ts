@@ -3,6 +3,7 @@ import type { SnapshotReport } from '../../app/snapshot.ts';
 import { exitCodeForSnapshot } from '../exit-codes.ts';
 import { type Command, contextOf, list, noExtraArgs } from '../command.ts';
 import { renderTasks, renderChanges, liveDiffs } from '../render.ts';
+import { lowMemoryForManyFiles } from '../memory.ts';
 
 export const snapshotCmd: Command = {
   summary: 'run the tasks and commit when the configuration changed',
@@ -34,6 +35,7 @@ export const snapshotCmd: Command = {
         locked: lock !== undefined,
         keepContent: c.values.diff === true,
         allowDeletions: c.values['allow-deletions'] === true,
+        onPlanned: lowMemoryForManyFiles,
         selection: { tags: list(c.values.tags), skipTags: list(c.values['skip-tags']) },
         ...(typeof c.values.message === 'string' ? { message: c.values.message } : {}),
       });
