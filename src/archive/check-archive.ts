@@ -6,7 +6,7 @@ import { Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxsaveError } from '../core/errors.ts';
 import type { CompressionType } from './archive-name.ts';
-import { canDecompressFile, createDecompressor, decompressFile } from './codec.ts';
+import { archiveReadEngine, canDecompressFile, createDecompressor, decompressFile } from './codec.ts';
 import { hashFile } from '../util/hash-file.ts';
 import { TarParser, type ParsedEntry } from './tar-parser.ts';
 
@@ -78,14 +78,9 @@ export async function checkArchive({
   /** Decryption stage for .age archives (the hash is of the encrypted file). */
   decrypt?: () => Duplex;
 }): Promise<CheckedArchive> {
-  const hasher = new HashCounter();
-  const counter = new Counter();
   const parser = new TarParser();
-  // Node's own gzip decoder is faster than `gzip -d`; for the other types
-  // the program reading the file itself is faster than any in-process
-  // decoder (zstd-napi included: BENCHMARKS §3). The tests check that both
-  // engines read each other's output.
-  const chosen = engine ?? (type === 'gzip' ? 'library' : 'auto');
+  // The tests check that both engines read each other's output.
+  const chosen = engine ?? archiveReadEngine(type);
   try {
     // A program decompresses the file itself while Node hashes it: the
     // compressed bytes do not pass through Node, the tar comes back into one
@@ -108,14 +103,16 @@ export async function checkArchive({
         return { sha256: hash.sha256, size: hash.size, entries: parser.entries, tarBytes };
       }
     }
+    const hasher = new HashCounter();
+    const counter = new Counter();
     const { stream } = createDecompressor({ type, engine: chosen, code: 'VERIFY' });
     const read = fs.createReadStream(path, { highWaterMark: 1 << 20 });
     if (decrypt) await pipeline(read, hasher, decrypt(), stream, counter, parser, signal ? { signal } : {});
     else await pipeline(read, hasher, stream, counter, parser, signal ? { signal } : {});
+    return { sha256: hasher.hash.digest('hex'), size: hasher.bytes, entries: parser.entries, tarBytes: counter.bytes };
   } catch (e) {
     if (e instanceof ProxsaveError) throw e;
     if ((e as Error).name === 'AbortError') throw e;
     throw new ProxsaveError('VERIFY', `${path}: ${(e as Error).message}`, { cause: e });
   }
-  return { sha256: hasher.hash.digest('hex'), size: hasher.bytes, entries: parser.entries, tarBytes: counter.bytes };
 }

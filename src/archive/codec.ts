@@ -458,6 +458,17 @@ export async function decompressFile({
   return true;
 }
 
+/**
+ * The engine that reads an archive back (verify, restore): Node's own zlib
+ * for gzip, faster than `gzip -d`; for the others the program where there is
+ * one, which beats the in-process decoders when it reads the file itself
+ * (BENCHMARKS §3), and the packaged build has no zstd-napi at all (asking
+ * for it there made every restore of a .tar.zst fail).
+ */
+export function archiveReadEngine(type: CompressionType): 'auto' | 'library' {
+  return type === 'gzip' ? 'library' : 'auto';
+}
+
 /** A decompressing Duplex; errors are `code` (VERIFY when checking an archive). */
 export function createDecompressor({
   type,

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { PassThrough, pipeline, type Duplex } from 'node:stream';
 import { compressionFromPath } from '../archive/archive-name.ts';
-import { createDecompressor } from '../archive/codec.ts';
+import { archiveReadEngine, createDecompressor } from '../archive/codec.ts';
 import { listCommitEntries, type ArchiveItem } from '../archive/commit-entries.ts';
 import { readCommit } from '../git/commit.ts';
 import { readObject } from '../git/read-object.ts';
@@ -26,10 +26,7 @@ export function archiveSource({ path, decrypt }: { path: string; decrypt?: Decry
   return () => {
     const stages: Duplex[] = [];
     if (decrypt) stages.push(decrypt());
-    // The program where there is one (the packaged build has no zstd-napi:
-    // asking for it made every restore of a .tar.zst fail there); gzip in
-    // Node's zlib, which is faster than gzip -d.
-    stages.push(createDecompressor({ type, engine: type === 'gzip' ? 'library' : 'auto', code: 'VERIFY' }).stream);
+    stages.push(createDecompressor({ type, engine: archiveReadEngine(type), code: 'VERIFY' }).stream);
     // pipeline destroys every stage (the PassThrough too) with the first error,
     // so the consumer's iteration rejects with it.
     const out = new PassThrough({ highWaterMark: 1 << 20 });
