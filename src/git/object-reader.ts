@@ -7,12 +7,14 @@
 // Packs come first (a snapshot's objects are all packed), loose objects
 // after. A pack's .idx is kept as read (ids found through its fan-out table)
 // with the offsets in typed arrays: no object or map entry per object, which
-// at 100k objects was several MB of heap. Packed objects are read through a
+// at 100k objects was several MB of heap. It is loaded once per process and
+// shared by every reader of that pack (an export has two: ~9 MB each at 200k
+// objects). Packed objects are read through a
 // few 1 MiB windows of the pack, so consecutive small objects (the trees of
 // a walk, the blobs of a directory) cost one read between them, not one
 // open, read and close each.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { ObjectType } from './objects.ts';
@@ -29,17 +31,23 @@ interface Window {
   data: Buffer;
 }
 
-interface PackIndex {
+/** What a pack's .idx says, as loaded: never changed once made, shared by the readers of the pack. */
+interface PackTable {
   pack: string;
   idx: Buffer;
   /** Number of objects. */
   n: number;
   /** Where the sorted 20-byte ids start in `idx`. */
   oidStart: number;
-  /** Each id's object offset, in id order. */
-  offsets: Float64Array;
+  /** Each id's object offset, in id order (32-bit unless the pack is 4 GiB or more). */
+  offsets: Uint32Array | Float64Array;
   /** All offsets ascending, the pack's data end (size − 20) last: an object ends where the next begins. */
-  sorted: Float64Array;
+  sorted: Uint32Array | Float64Array;
+}
+
+/** One reader's hold on a pack: its table, the pack file (kept open by a keepOpen reader) and cached windows. */
+interface PackIndex {
+  table: PackTable;
   fd: number | undefined;
   windows: Window[];
 }
@@ -49,7 +57,7 @@ export interface RawObject {
   content: Buffer;
 }
 
-function loadIndex(idxPath: string, packPath: string): PackIndex {
+function loadTable(idxPath: string, packPath: string): PackTable {
   const idx = readFileSync(idxPath);
   if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${idxPath}: not a version 2 pack index`);
   const n = idx.readUInt32BE(8 + 255 * 4);
@@ -57,11 +65,6 @@ function loadIndex(idxPath: string, packPath: string): PackIndex {
   const offStart = oidStart + n * 20 + n * 4;
   const largeStart = offStart + n * 4;
   if (idx.length < largeStart + 40) throw new Error(`${idxPath}: truncated pack index`);
-  const offsets = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = idx.readUInt32BE(offStart + i * 4);
-    offsets[i] = v & 0x80000000 ? Number(idx.readBigUInt64BE(largeStart + (v & 0x7fffffff) * 8)) : v;
-  }
   const fd = openSync(packPath, 'r');
   let packSize: number;
   try {
@@ -69,15 +72,48 @@ function loadIndex(idxPath: string, packPath: string): PackIndex {
   } finally {
     closeSync(fd);
   }
-  const sorted = new Float64Array(n + 1);
+  const small = packSize <= 0xffffffff;
+  const offsets = small ? new Uint32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = idx.readUInt32BE(offStart + i * 4);
+    offsets[i] = v & 0x80000000 ? Number(idx.readBigUInt64BE(largeStart + (v & 0x7fffffff) * 8)) : v;
+  }
+  const sorted = small ? new Uint32Array(n + 1) : new Float64Array(n + 1);
   sorted.set(offsets);
   sorted[n] = packSize - 20;
   sorted.sort();
-  return { pack: packPath, idx, n, oidStart, offsets, sorted, fd: undefined, windows: [] };
+  return { pack: packPath, idx, n, oidStart, offsets, sorted };
+}
+
+/**
+ * Loaded tables by .idx path, with the size, inode and mtime of the .idx and
+ * the .pack they were loaded at. A pack never changes under its name (the
+ * name is its checksum), but one removed and written again, or damaged in
+ * place, is loaded again.
+ */
+const tables = new Map<string, { stamp: string; table: PackTable }>();
+
+function packTable(idxPath: string, packPath: string): PackTable {
+  const stampOf = (p: string) => {
+    const st = statSync(p);
+    return `${st.size}:${st.ino}:${st.mtimeMs}`;
+  };
+  const stamp = `${stampOf(idxPath)}/${stampOf(packPath)}`;
+  const hit = tables.get(idxPath);
+  if (hit?.stamp === stamp) return hit.table;
+  const table = loadTable(idxPath, packPath);
+  tables.set(idxPath, { stamp, table });
+  return table;
+}
+
+/** Forgets the tables of `dir`'s packs that are not in `names` (removed since). */
+function forgetOthers(dir: string, names: string[]): void {
+  const keep = new Set(names.map((n) => join(dir, n)));
+  for (const p of tables.keys()) if (!keep.has(p) && p.startsWith(dir + '/')) tables.delete(p);
 }
 
 /** The offset of `oid` (20 bytes) in the pack, or undefined. */
-function find(ix: PackIndex, oid: Buffer): number | undefined {
+function find(ix: PackTable, oid: Buffer): number | undefined {
   const first = oid[0]!;
   // Fan-out: entry k holds the number of ids whose first byte is ≤ k.
   let lo = first === 0 ? 0 : ix.idx.readUInt32BE(8 + (first - 1) * 4);
@@ -94,7 +130,7 @@ function find(ix: PackIndex, oid: Buffer): number | undefined {
 }
 
 /** Where the object at `offset` ends: the next object's offset (or the trailer). */
-function endOf(ix: PackIndex, offset: number): number {
+function endOf(ix: PackTable, offset: number): number {
   const s = ix.sorted;
   let lo = 0;
   let hi = s.length - 1;
@@ -123,7 +159,8 @@ export class ObjectReader {
       } catch {
         /* no packs */
       }
-      this.indexes = names.map((n) => loadIndex(join(dir, n), join(dir, n.replace(/\.idx$/, '.pack'))));
+      forgetOthers(dir, names);
+      this.indexes = names.map((n) => ({ table: packTable(join(dir, n), join(dir, n.replace(/\.idx$/, '.pack'))), fd: undefined, windows: [] }));
     }
     return this.indexes;
   }
@@ -177,14 +214,14 @@ export class ObjectReader {
         return w.data.subarray(offset - w.start, end - w.start);
       }
     }
-    const fd = ix.fd ?? openSync(ix.pack, 'r');
+    const fd = ix.fd ?? openSync(ix.table.pack, 'r');
     try {
       if (!this.keepOpen || len > WINDOW / 2) {
         const data = Buffer.allocUnsafe(len);
         readFully(fd, data, offset);
         return data;
       }
-      const packEnd = ix.sorted[ix.n]!;
+      const packEnd = ix.table.sorted[ix.table.n]!;
       const data = Buffer.allocUnsafe(Math.max(len, Math.min(WINDOW, packEnd - offset)));
       readFully(fd, data, offset);
       // (a window handed out earlier is never written again: a new one replaces it)
@@ -203,9 +240,9 @@ export class ObjectReader {
     const key = Buffer.from(oid, 'hex');
     if (key.length !== 20) return undefined;
     for (const ix of packs) {
-      const offset = find(ix, key);
+      const offset = find(ix.table, key);
       if (offset === undefined) continue;
-      const data = this.bytes(ix, offset, endOf(ix, offset));
+      const data = this.bytes(ix, offset, endOf(ix.table, offset));
       let p = 0;
       let c = data[p++]!;
       const typeCode = (c >> 4) & 7;
@@ -224,7 +261,7 @@ export class ObjectReader {
       // of chunks for a large one. A size deflate cannot reach (at most
       // 1032:1) is damage; the default chunks then, and the check below.
       const content = size <= deflated.length * 1032 ? inflateSync(deflated, { chunkSize: Math.max(64, size + 1) }) : inflateSync(deflated);
-      if (content.length !== size) throw new Error(`git object ${oid} has a bad length in ${ix.pack}`);
+      if (content.length !== size) throw new Error(`git object ${oid} has a bad length in ${ix.table.pack}`);
       return { type, content };
     }
     return undefined;

@@ -3,7 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PackWriter } from '../../src/git/pack-writer.ts';
 import { ObjectReader, objectReader } from '../../src/git/object-reader.ts';
@@ -122,4 +122,26 @@ test('a packed object whose header gives the wrong size is an error, whatever si
   assert.throws(withHeader(bigOid, 2, 0x93), /bad length/);
   // … and ~33 MB, beyond deflate's 1032:1 from a few hundred bytes: no buffer of that size, the same error.
   assert.throws(withHeader(bigOid, 3, 0x7f), /bad length/);
+});
+
+test('readers of one pack share its loaded index; a pack written again under its name is loaded again', (t) => {
+  const { gitdir, pack } = packedRepo(t);
+  const first = pack.add('blob', Buffer.from('first pack\n'));
+  pack.finish({ fsync: false });
+  const packDir = join(gitdir, 'objects/pack');
+  const name = readdirSync(packDir).find((n) => n.endsWith('.idx'))!.replace(/\.idx$/, '');
+  assert.equal(new ObjectReader(gitdir).read(first)!.content.toString(), 'first pack\n');
+  const kept = new ObjectReader(gitdir, true);
+  assert.equal(kept.read(first)!.content.toString(), 'first pack\n', 'a second reader of the same pack');
+  kept.close();
+  // Another pack's files put in its place (as a repair by hand could): the
+  // next reader sees the new index, not the one loaded before.
+  const other = new PackWriter(gitdir);
+  const second = other.add('blob', Buffer.from('second pack, more bytes\n'));
+  other.finish({ fsync: false });
+  const otherName = readdirSync(packDir).find((n) => n.endsWith('.idx') && !n.startsWith(name))!.replace(/\.idx$/, '');
+  for (const ext of ['.pack', '.idx']) renameSync(join(packDir, otherName + ext), join(packDir, name + ext));
+  const fresh = new ObjectReader(gitdir);
+  assert.equal(fresh.read(second)!.content.toString(), 'second pack, more bytes\n');
+  assert.equal(fresh.read(first), undefined);
 });
