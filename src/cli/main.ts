@@ -88,6 +88,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       out.write(`Usage: proxsave ${name} ${command.usage}\n\n${command.summary}\n${command.help ? '\n' + command.help + '\n' : ''}\n${EXIT_CODES_HELP}\n`);
       return EXIT.OK;
     }
+    // Like --help, --version anywhere only prints: `restore … --apply --version` must not apply.
+    if (values.version) {
+      out.write(`proxsave ${VERSION}\n`);
+      return EXIT.OK;
+    }
     out = await createOutput({ env, json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, noColor: values['no-color'] === true, stdout, stderr });
     const cmdEnv: CommandEnv = {
       name,

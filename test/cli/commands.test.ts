@@ -1,10 +1,13 @@
 // The command table loads a command's file only when it runs: help, an
 // unknown name and each command's --help still see every command.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { VERSION } from '../../src/app/version.ts';
 import { COMMAND_NAMES, allCommands, loadCommand } from '../../src/cli/commands/index.ts';
 import { EXIT } from '../../src/cli/exit-codes.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, tempDir } from '../helpers/cli.ts';
 
 test('help lists every command, an unknown one is a usage error naming them, each has its own --help', async () => {
   const commands = await allCommands();
@@ -26,5 +29,21 @@ test('help lists every command, an unknown one is a usage error naming them, eac
     const r = await runCli([name, '--help']);
     assert.equal(r.code, EXIT.OK, name);
     assert.ok(r.stdout.startsWith(`Usage: proxsave ${name} `), name);
+  }
+});
+
+test('--version with a command prints the version and runs nothing, before or after the command word', async () => {
+  const d = tempDir();
+  try {
+    const config = path.join(d.path, 'proxsave.env');
+    fs.writeFileSync(config, `SNAPSHOT_PATH=${d.path}/repo\nBACKUP_PATH=${d.path}/backup\nLOG_PATH=${d.path}/log\nLOCK_PATH=${d.path}/lock\n`);
+    for (const argv of [['--version', 'run'], ['snapshot', '--version'], ['restore', '--rev', 'HEAD', '--apply', '--version']]) {
+      const r = await runCli(['-c', config, ...argv]);
+      assert.equal(r.code, EXIT.OK, argv.join(' '));
+      assert.equal(r.stdout, `proxsave ${VERSION}\n`, argv.join(' '));
+    }
+    assert.deepEqual(fs.readdirSync(d.path), ['proxsave.env'], 'no repository, archive, log or lock was made');
+  } finally {
+    d.cleanup();
   }
 });
