@@ -11,13 +11,13 @@ import { checkArchive, HashCounter } from '../archive/check-archive.ts';
 import { compressorToFile, createCompressor, testFile } from '../archive/codec.ts';
 import { commitEntries } from '../archive/commit-entries.ts';
 import { commitHost, readCommit } from '../git/commit.ts';
-import { formatSha256Sidecar, serializeManifest, type Manifest } from '../archive/manifest.ts';
+import { formatSha256Sidecar, readManifest, serializeManifest, type Manifest } from '../archive/manifest.ts';
 import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../archive/stream-verify.ts';
 import { hashFile } from '../util/hash-file.ts';
 import { resolveCompression, type CompressionSettings } from '../archive/resolve-compression.ts';
 import { BatchPool, startPrefetch, tarChunks, type WrittenEntry } from '../archive/tar-chunks.ts';
 import { WorkTreeBlobs } from '../archive/work-tree-blobs.ts';
-import { isDiskFull, isProxsaveError, ProxsaveError } from '../core/errors.ts';
+import { errnoCode, isDiskFull, isProxsaveError, ProxsaveError } from '../core/errors.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { openObjects } from '../git/read-object.ts';
 import { resolveRef } from '../git/refs.ts';
@@ -71,6 +71,15 @@ class ByteCounter extends Transform {
 /** A write or flush of one of the export's files that failed: DISK_SPACE when the disk (or the quota) is full, else ARCHIVE. */
 function writeFailed(what: string, e: unknown): ProxsaveError {
   return new ProxsaveError(isDiskFull(e) ? 'DISK_SPACE' : 'ARCHIVE', `${what} failed: ${(e as Error).message}`, { cause: e });
+}
+
+/** The output directory cannot be made or written in: LOCAL_STORAGE (DISK_SPACE when full), one message. */
+function outputFailed(outDir: string, e: unknown): ProxsaveError {
+  if (isDiskFull(e)) return writeFailed(`writing in ${outDir}`, e);
+  return new ProxsaveError('LOCAL_STORAGE', `the output directory ${outDir} is not writable (${errnoCode(e) ?? (e as Error).message}); nothing was exported`, {
+    cause: e,
+    hint: 'it must be a writable directory (a read-only or immutable mount? a file in the way?)',
+  });
 }
 
 async function removeQuietly(p: string): Promise<void> {
@@ -152,7 +161,9 @@ export async function exportSnapshot({
   const created = new Date(info.timestamp * 1000);
   const name = archiveFileName({ hostname, time: created, type: c.type, encrypted: encryption !== undefined });
   const decrypt = encryption?.identityFile ? () => createDecryptor({ identityFile: encryption.identityFile!, engine: encryption.engine }).stream : undefined;
-  await fs.promises.mkdir(outDir, { recursive: true, mode: 0o700 });
+  await fs.promises.mkdir(outDir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw outputFailed(outDir, e);
+  });
   const archivePath = path.resolve(outDir, name);
   const sha256Path = `${archivePath}.sha256`;
   const manifestPath = `${archivePath}.manifest.json`;
@@ -179,6 +190,15 @@ export async function exportSnapshot({
     snapshot_parent: info.parents[0] ?? null,
   } as const;
 
+  // The name holds the commit's time to the second: one made by another
+  // commit is never replaced (the snapshot gives each commit a later second
+  // than its parent's, so only a repository made anew can meet one).
+  const other = await readManifest(manifestPath).catch(() => undefined);
+  if (other && other.snapshot_commit !== oid && fs.existsSync(archivePath)) {
+    throw new ProxsaveError('ARCHIVE', `${name} in ${outDir} is the archive of another commit (${other.snapshot_commit.slice(0, 12)}): not replacing it`, {
+      hint: 'two commits with the same time to the second (a snapshot repository made anew?): move that archive and its sidecars away, or export to another directory',
+    });
+  }
   // An export of this commit with these settings that still verifies is kept as it is.
   // (An encrypted one can only be checked with the identity; without it, it is rewritten.)
   if (fs.existsSync(archivePath) && (!encryption || decrypt)) {
@@ -214,7 +234,9 @@ export async function exportSnapshot({
     const onBytes = (n: number) => reporter.progress('export', n, undefined, 'bytes');
     const tarCounter = written instanceof WrittenQueue ? new TarSelfCheck(written, onBytes) : new ByteCounter(onBytes);
     const pool = new BatchPool();
-    const file = await fs.promises.open(partial, 'wx', 0o600);
+    const file = await fs.promises.open(partial, 'wx', 0o600).catch((e: unknown) => {
+      throw outputFailed(outDir, e);
+    });
     let direct: ReturnType<typeof compressorToFile>;
     let codec: ReturnType<typeof createCompressor> | undefined;
     let encryptor: ReturnType<typeof createEncryptor> | undefined;

@@ -4,7 +4,7 @@
 // entry, pass two writes: a refused archive leaves nothing behind.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ProxsaveError, errnoCode } from '../core/errors.ts';
+import { ProxsaveError, errnoCode, isDiskFull } from '../core/errors.ts';
 import { extractEntries, scanEntries, type ScannedEntry } from '../restore/extract.ts';
 import { selectEntries } from '../restore/select.ts';
 import type { EntrySource } from '../restore/sources.ts';
@@ -31,13 +31,22 @@ export async function scanSource(source: EntrySource, sel: Selection): Promise<S
 
 /** DIR must be absent or an empty directory (not a symlink). Returns whether it was created. */
 export function prepareDestination(dir: string): boolean {
+  const cannot = (e: unknown) =>
+    new ProxsaveError(isDiskFull(e) ? 'DISK_SPACE' : 'LOCAL_STORAGE', `cannot restore into --to ${dir} (${errnoCode(e) ?? (e as Error).message}); nothing was restored`, {
+      cause: e,
+      hint: 'give a new or empty directory where this user can write (a read-only mount? a file on the way?)',
+    });
   let st: fs.Stats;
   try {
     st = fs.lstatSync(dir);
   } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    fs.mkdirSync(dir, { mode: 0o700 });
+    if (errnoCode(e) !== 'ENOENT') throw cannot(e);
+    try {
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (e2) {
+      throw cannot(e2);
+    }
     return true;
   }
   if (!st.isDirectory()) throw new ProxsaveError('USAGE', `--to ${dir} exists and is not a directory`);

@@ -149,7 +149,12 @@ class Applier {
     const pack = this.pack!;
     for (const t of trees) pack.add('tree', t.content, t.oid);
     const message = commitMessage(info, diff.changes.filter((c) => !c.path.endsWith('/') || !c.metaOnly), diff.changedTasks);
-    const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp: info.timestamp }, message }));
+    // An archive is named by its commit's time to the second (ARCHITECTURE
+    // §5): a commit in its parent's second, or before it (the clock stepped
+    // back), takes the second after the parent's, so that no two commits of
+    // the history name the same archive and an export never replaces another's.
+    const timestamp = head ? Math.max(info.timestamp, (await readCommit({ dir, oid: head })).timestamp + 1) : info.timestamp;
+    const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp }, message }));
     // Every blob is in the pack once the worker is done.
     await this.worktree.flush();
     for (const c of diff.changes) if (c.status === 'deleted' && !c.path.endsWith('/')) removeWorkTree(dir, c.path);

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { exportSnapshot, type ExportOptions } from '../../src/app/export.ts';
+import { prepareDestination } from '../../src/app/restore.ts';
 import { verifyArchive } from '../../src/app/verify.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { commitSnapshot, meta, sh, tmpDir, type FileSpec } from './helpers.ts';
@@ -243,6 +244,35 @@ test('configuration errors are CONFIG and write nothing; unknown revisions are N
   await assert.rejects(exp(out, { rev: 'nope' }), (e) => isProxsaveError(e) && e.code === 'NOT_FOUND');
   await assert.rejects(exp(out, { compression: { ...zstd, type: 'bzip2', engine: 'library' } }), (e) => isProxsaveError(e) && e.code === 'COMPRESSION');
   assert.deepEqual(fs.readdirSync(out), []);
+});
+
+test('an archive of another commit under the same name (two commits in one second) is never replaced', async () => {
+  const twins = `${tmpDir()}/twins`;
+  const a = commitSnapshot({ repo: twins, files: { 'etc/hostname': { content: 'a\n' } }, meta: [], date: '2024-06-01T00:00:00Z' });
+  const b = commitSnapshot({ repo: twins, files: { 'etc/hostname': { content: 'b\n' } }, meta: [], date: '2024-06-01T00:00:00Z' });
+  const out = tmpDir();
+  const first = await exportSnapshot({ repoDir: twins, rev: a, outDir: out, compression: zstd });
+  const bytes = fs.readFileSync(first.archivePath);
+  await assert.rejects(
+    exportSnapshot({ repoDir: twins, rev: b, outDir: out, compression: zstd }),
+    (e) => isProxsaveError(e) && e.code === 'ARCHIVE' && e.message.includes(`is the archive of another commit (${a.slice(0, 12)}): not replacing it`),
+  );
+  assert.ok(fs.readFileSync(first.archivePath).equals(bytes), 'the first archive is untouched');
+  assert.equal((await verifyArchive({ archivePath: first.archivePath })).manifest?.snapshot_commit, a);
+  assert.deepEqual(fs.readdirSync(out).sort(), [path.basename(first.archivePath), `${path.basename(first.archivePath)}.manifest.json`, `${path.basename(first.archivePath)}.sha256`]);
+  // Its own commit again: reused as before.
+  assert.equal((await exportSnapshot({ repoDir: twins, rev: a, outDir: out, compression: zstd })).reused, true);
+});
+
+test('an output directory that cannot be made is LOCAL_STORAGE with one message, and so is a --to that cannot be', async () => {
+  const d = tmpDir();
+  fs.writeFileSync(path.join(d, 'a-file'), 'in the way\n');
+  const out = path.join(d, 'a-file', 'backups');
+  await assert.rejects(exp(out), (e) => isProxsaveError(e) && e.code === 'LOCAL_STORAGE' && e.message === `the output directory ${out} is not writable (ENOTDIR); nothing was exported`);
+  for (const to of [path.join(d, 'a-file', 'restored'), path.join(d, 'a-file', 'x', 'restored')]) {
+    assert.throws(() => prepareDestination(to), (e) => isProxsaveError(e) && e.code === 'LOCAL_STORAGE' && e.message === `cannot restore into --to ${to} (ENOTDIR); nothing was restored`, to);
+  }
+  assert.deepEqual(fs.readdirSync(d), ['a-file']);
 });
 
 test('a sidecar that cannot be written fails the export as ARCHIVE, names the file, leaves nothing final-named; the next export succeeds', async () => {

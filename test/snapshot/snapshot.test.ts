@@ -1,7 +1,7 @@
 // The snapshot engine end to end through the CLI, checked with stock git.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { miniHost } from '../helpers/mini-host.ts';
@@ -77,6 +77,12 @@ test('drift: modify, add and delete give one commit listing exactly those paths'
   const log = JSON.parse((await h.run('--json', 'log')).stdout) as { commits: { commit: string; files_changed: number; summary: string }[] };
   assert.equal(log.commits.length, 2);
   assert.equal(log.commits[0]!.files_changed, 4, 'three drifted files and the volatile output that rode along');
+  // Both were made in one second (SOURCE_DATE_EPOCH): the second commit takes
+  // the next one, so the two archives have names of their own.
+  assert.deepEqual(git(h.repo, 'log', '--format=%ct').trim().split('\n'), ['1700000001', '1700000000']);
+  for (const rev of ['HEAD~1', 'HEAD']) assert.equal((await h.run('export', rev)).code, 0, rev);
+  const backups = join(h.base, 'backups');
+  assert.deepEqual(readdirSync(backups).filter((n) => n.endsWith('.tar.zst')).sort(), ['node1-backup-20231114-221320.tar.zst', 'node1-backup-20231114-221321.tar.zst']);
 });
 
 test('volatile-only changes do not commit; they ride along the next real change', async (t) => {
