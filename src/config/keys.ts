@@ -11,6 +11,7 @@ export type KeyKind =
   | { kind: 'path' } // absolute or relative to the config file's directory; '' allowed where default is ''
   | { kind: 'string' }
   | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
+  | { kind: 'globlist' } // a list of globs: as a list, but a comma inside {a,b} stays in its glob; each glob checked
   | { kind: 'pathlist' } // a list of directories, relative ones resolved like paths
   | { kind: 'size' }; // bytes with optional K/M/G/T suffix (binary)
 
@@ -28,6 +29,7 @@ const bool = { kind: 'bool' } as const;
 const path = { kind: 'path' } as const;
 const str = { kind: 'string' } as const;
 const list = { kind: 'list' } as const;
+const globs = { kind: 'globlist' } as const;
 const int = (min: number, max: number) => ({ kind: 'int', min, max }) as const;
 
 function toggle(doc: string) {
@@ -48,8 +50,8 @@ export const KEYS = {
   // Collection
   COMMAND_TIMEOUT: { type: int(1, 86400), default: '60', section: 'Collection', doc: 'Seconds a task command may run before its whole process group is killed.' },
   COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
-  BACKUP_EXCLUDE_PATTERNS: { type: list, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
-  CUSTOM_BACKUP_PATHS: { type: list, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
+  BACKUP_EXCLUDE_PATTERNS: { type: globs, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
+  CUSTOM_BACKUP_PATHS: { type: globs, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
   SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given: an unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
   MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
 
@@ -163,7 +165,7 @@ type ValueOf<K extends KeyKind> = K extends { kind: 'bool' }
   ? boolean
   : K extends { kind: 'int' } | { kind: 'number' } | { kind: 'size' }
     ? number
-    : K extends { kind: 'list' } | { kind: 'pathlist' }
+    : K extends { kind: 'list' } | { kind: 'globlist' } | { kind: 'pathlist' }
       ? string[]
       : string;
 

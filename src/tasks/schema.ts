@@ -2,6 +2,7 @@
 // unique name, optional tags / when / toggle, and exactly one module key.
 import { z } from 'zod';
 import { TOGGLE_KEYS } from '../config/keys.ts';
+import { globProblem } from '../util/glob.ts';
 
 
 
@@ -35,22 +36,28 @@ const replaceRule = z.strictObject({
   with: z.string(),
 });
 
+/** A glob over host paths that globToRegExp can compile. */
+const glob = z.string().min(1).superRefine((g, ctx) => {
+  const why = globProblem(g);
+  if (why) ctx.addIssue({ code: 'custom', message: `malformed glob: ${why}` });
+});
+
 const common = {
   name: z.string().min(1).max(120),
   tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case words, digits, - or _')).default([]),
   when: z.string().min(1).optional(),
   toggle: z.enum(TOGGLE_KEYS as [string, ...string[]]).optional(),
   /** true: every path of the task is secret; a list: globs (host paths) that are. */
-  secret: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
+  secret: z.union([z.boolean(), z.array(glob)]).default(false),
   description: z.string().optional(),
 };
 
 export const filesTask = z.strictObject({
   ...common,
   /** Host paths: files, directories (collected recursively) or globs. */
-  files: z.array(z.string().regex(/^\//, 'an absolute host path')).min(1),
+  files: z.array(glob.pipe(z.string().regex(/^\//, 'an absolute host path'))).min(1),
   /** Globs against host paths; matching entries (and what is below them) are skipped. */
-  exclude: z.array(z.string().min(1)).default([]),
+  exclude: z.array(glob).default([]),
   /** Files larger than this are skipped with a warning (default MAX_FILE_SIZE). */
   max_size: sizeString.optional(),
   /** Files whose content alone never causes a commit. */

@@ -1,11 +1,45 @@
 // Globs against absolute host paths: `*` and `?` stay within one path
-// segment, `**` crosses segments, `{a,b}` alternates, `[...]` is a class.
+// segment, `**` crosses segments, `{a,b}` alternates, `[...]` is a class
+// (`[!...]` its complement, a `]` first in it is literal, so `[*]`, `[?]`,
+// `[[]` and `[]]` match those characters). A backslash is an ordinary
+// character: systemd writes names such as `dev-disk-by\x2duuid.swap`.
+import { ProxsaveError } from '../core/errors.ts';
 
 const cache = new Map<string, RegExp>();
 
+/** Where the class opened at `open` closes, or -1 (a `]` right after `[` or `[!` is a member). */
+function classEnd(glob: string, open: number): number {
+  let j = open + 1;
+  if (glob[j] === '!') j++;
+  if (glob[j] === ']') j++;
+  return glob.indexOf(']', j);
+}
+
+/** What is wrong with `glob`, or undefined: an unclosed `{`, a class range written backwards. */
+export function globProblem(glob: string): string | undefined {
+  let depth = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '[') {
+      const close = classEnd(glob, i);
+      if (close === -1) continue;
+      const body = glob.slice(glob[i + 1] === '!' ? i + 2 : i + 1, close);
+      for (let k = 0; k + 2 < body.length; k++) {
+        if (body[k + 1] === '-' && body.charCodeAt(k) > body.charCodeAt(k + 2)) return `the range ${body.slice(k, k + 3)} in [${body}] is backwards`;
+      }
+      i = close;
+    } else if (c === '{') depth++;
+    else if (c === '}' && depth > 0) depth--;
+  }
+  return depth > 0 ? 'a { is not closed' : undefined;
+}
+
+/** `glob` as an anchored RegExp; a malformed glob is a CONFIG error (exit 2) naming it. */
 export function globToRegExp(glob: string): RegExp {
   const hit = cache.get(glob);
   if (hit) return hit;
+  const problem = globProblem(glob);
+  if (problem) throw new ProxsaveError('CONFIG', `malformed glob ${JSON.stringify(glob)}: ${problem}`, { hint: 'to match a glob character itself put it in brackets: [*] [?] [[] [{]' });
   let re = '';
   let i = 0;
   let depth = 0;
@@ -22,12 +56,13 @@ export function globToRegExp(glob: string): RegExp {
       re += '[^/]*';
     } else if (c === '?') re += '[^/]';
     else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
+      const close = classEnd(glob, i);
       if (close === -1) re += '\\[';
       else {
-        let cls = glob.slice(i + 1, close).replace(/\\/g, '\\\\');
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls}]`;
+        const negated = glob[i + 1] === '!';
+        // Inside a JS class \ and ] are escaped (a leading ^ negates, as in bash).
+        const cls = glob.slice(negated ? i + 2 : i + 1, close).replace(/[\\\]]/g, '\\$&');
+        re += `[${negated ? '^' : ''}${cls}]`;
         i = close;
       }
     } else if (c === '{') {
@@ -40,7 +75,12 @@ export function globToRegExp(glob: string): RegExp {
     else re += c.replace(/[.+^$()|\\/]/g, '\\$&');
     i++;
   }
-  const out = new RegExp(`^${re}$`);
+  let out: RegExp;
+  try {
+    out = new RegExp(`^${re}$`);
+  } catch (e) {
+    throw new ProxsaveError('CONFIG', `malformed glob ${JSON.stringify(glob)}: ${(e as Error).message}`, { cause: e });
+  }
   cache.set(glob, out);
   return out;
 }

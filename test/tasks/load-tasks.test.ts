@@ -57,6 +57,9 @@ test('task files: YAML syntax errors and bad regexes are located', () => {
   assert.match(problemsOf('tasks:\n  - name: x\n    files: [/etc\n')[0]!.message, /./);
   const p = problemsOf('tasks:\n  - name: re\n    command: [ls]\n    dest: a.txt\n    drop_lines: ["(unclosed"]\n');
   assert.match(p[0]!.message, /invalid regular expression/);
+  const g = problemsOf('tasks:\n  - name: globs\n    files: ["/etc/{pve"]\n    exclude: ["/etc/[z-a]"]\n').map((x) => `${x.line}: ${x.message}`);
+  assert.ok(g.some((t) => /^3: task "globs": files\.0: malformed glob: a \{ is not closed/.test(t)), g.join('\n'));
+  assert.ok(g.some((t) => /^4: task "globs": exclude\.0: malformed glob: the range z-a/.test(t)), g.join('\n'));
 });
 
 test('conditions and globs', () => {
