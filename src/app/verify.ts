@@ -79,7 +79,9 @@ export async function verifyArchive({
     }
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
-    if (!isProxsaveError(e) || e.code === 'ENCRYPTION') throw e;
+    // No program or library to read it with says nothing about the archive:
+    // that is the error (COMPRESSION, exit 11, with its hint), not "FAILED".
+    if (!isProxsaveError(e) || e.code === 'ENCRYPTION' || e.details?.unavailable === true) throw e;
     problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
     // Decoding stopped early; still say whether the bytes are the ones that were written.
     const sha = (await hashFile(archivePath)).sha256;

@@ -65,7 +65,7 @@ function watchedChild(file: string, args: string[], what: string, errCode: Child
     stderr = (stderr + d).slice(-4000);
   });
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e })));
+    child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e, details: { unavailable: true } })));
     child.once('close', (code, signal) => {
       if (code === 0) return resolve();
       const said = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
@@ -185,6 +185,7 @@ const NAMES: Record<CompressionType, string> = { zstd: 'zstd', xz: 'xz', lzma: '
 function missing(type: CompressionType): ProxsaveError {
   return new ProxsaveError('COMPRESSION', `${type} compression needs the ${NAMES[type]} program, which is not on PATH`, {
     hint: `install it (apt install ${type === 'zstd' ? 'zstd' : type === 'bzip2' ? 'bzip2' : type === 'gzip' ? 'gzip' : 'xz-utils'}) or set COMPRESSION_ENGINE=auto/library`,
+    details: { unavailable: true },
   });
 }
 
@@ -503,6 +504,6 @@ export function createDecompressor({
     case 'gzip':
       return { stream: wrapLibraryErrors(zlib.createGunzip({ chunkSize: 1 << 17 }), what, code), engine: 'library', program: 'node:zlib' };
     case 'bzip2':
-      throw new ProxsaveError('COMPRESSION', 'bzip2 has no in-process library: install the bzip2 program to read .tar.bz2 archives');
+      throw new ProxsaveError('COMPRESSION', 'bzip2 has no in-process library: install the bzip2 program to read .tar.bz2 archives', { details: { unavailable: true } });
   }
 }

@@ -15,6 +15,7 @@ export function requireNative<T>(name: 'zstd-napi' | 'lzma-native'): T {
     throw new ProxsaveError('COMPRESSION', `the in-process compressor ${name} is not installed in this build`, {
       cause: e,
       hint: `install the ${PROGRAM[name]} package and use COMPRESSION_ENGINE=auto (or cli)`,
+      details: { unavailable: true },
     });
   }
 }

@@ -7,6 +7,7 @@ import { before, test } from 'node:test';
 import { exportSnapshot, type ExportOptions } from '../../src/app/export.ts';
 import { prepareDestination } from '../../src/app/restore.ts';
 import { verifyArchive } from '../../src/app/verify.ts';
+import { resetExecutableCache } from '../../src/archive/codec.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { commitSnapshot, meta, sh, tmpDir, type FileSpec } from './helpers.ts';
 
@@ -273,6 +274,20 @@ test('an output directory that cannot be made is LOCAL_STORAGE with one message,
     assert.throws(() => prepareDestination(to), (e) => isProxsaveError(e) && e.code === 'LOCAL_STORAGE' && e.message === `cannot restore into --to ${to} (ENOTDIR); nothing was restored`, to);
   }
   assert.deepEqual(fs.readdirSync(d), ['a-file']);
+});
+
+test('an archive with no program to read it is a COMPRESSION error (exit 11, with the hint), not a failed verification', async () => {
+  const a = await exp(tmpDir(), { compression: { ...zstd, type: 'bzip2' } });
+  const saved = process.env.PATH;
+  process.env.PATH = tmpDir();
+  resetExecutableCache();
+  try {
+    await assert.rejects(verifyArchive({ archivePath: a.archivePath }), (e) => isProxsaveError(e) && e.code === 'COMPRESSION' && /bzip2/.test(e.message));
+  } finally {
+    process.env.PATH = saved;
+    resetExecutableCache();
+  }
+  assert.equal((await verifyArchive({ archivePath: a.archivePath })).ok, true, 'with the program back it verifies');
 });
 
 test('a sidecar that cannot be written fails the export as ARCHIVE, names the file, leaves nothing final-named; the next export succeeds', async () => {
