@@ -340,10 +340,38 @@ export function canDecompressFile(type: CompressionType, engine: 'auto' | 'cli' 
 }
 
 /** A FIFO in a new private directory: its two ends open, the directory gone again. Undefined when none can be made. */
+const FIFO_PREFIX = 'proxsave-fifo-';
+
+/**
+ * FIFO directories live milliseconds (removed once both ends are open); one
+ * older than a minute was left by a process killed in between: removed, if
+ * it is this user's.
+ */
+function sweepStaleFifoDirs(tmp: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp).filter((n) => n.startsWith(FIFO_PREFIX));
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const n of names) {
+    const p = path.join(tmp, n);
+    try {
+      const st = fs.lstatSync(p);
+      if (st.isDirectory() && (uid === undefined || st.uid === uid) && Date.now() - st.mtimeMs > 60_000) fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      /* gone already, or not ours to remove */
+    }
+  }
+}
+
 async function openFifo(): Promise<{ read: number; write: number } | undefined> {
   let dir: string | undefined;
   try {
-    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'proxsave-fifo-'));
+    const tmp = os.tmpdir();
+    sweepStaleFifoDirs(tmp);
+    dir = await fs.promises.mkdtemp(path.join(tmp, FIFO_PREFIX));
     const fifo = path.join(dir, 'out');
     await promisify(execFile)('mkfifo', ['-m', '600', '--', fifo]);
     // The read end first, without waiting for a writer; the write end (left

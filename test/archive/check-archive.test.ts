@@ -128,6 +128,24 @@ test('a damaged archive, a damaged tar inside a sound one, and an abort: VERIFY 
   assert.deepEqual(leftovers(tmp), [], 'no FIFO directory left behind');
 });
 
+test('a FIFO directory a killed check left behind is removed by the next one once it is a minute old', async (t) => {
+  const tmp = tmpDir();
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  t.after(() => (before === undefined ? delete process.env.TMPDIR : (process.env.TMPDIR = before)));
+  const stale = path.join(tmp, 'proxsave-fifo-stale1');
+  const fresh = path.join(tmp, 'proxsave-fifo-fresh1');
+  for (const d of [stale, fresh]) {
+    fs.mkdirSync(d);
+    execFileSync('mkfifo', [path.join(d, 'out')]);
+  }
+  const old = new Date(Date.now() - 5 * 60_000);
+  fs.utimesSync(stale, old, old);
+  const { archives } = fixture();
+  await checkArchive({ path: archives.zstd, type: 'zstd', engine: 'cli' });
+  assert.deepEqual(leftovers(tmp), ['proxsave-fifo-fresh1'], 'the stale one went; one that may belong to a running check stays');
+});
+
 test('without mkfifo the check takes the stream path, with the same result', async (t) => {
   const { archives } = fixture();
   const want = await checkArchive({ path: archives.zstd, type: 'zstd', engine: 'cli' });
