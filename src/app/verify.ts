@@ -54,7 +54,7 @@ export async function verifyArchive({
   let sidecar: { sha256: string; name: string } | null = null;
   try {
     sidecar = parseSha256Sidecar(await fs.promises.readFile(`${archivePath}.sha256`, 'utf8'));
-    if (!sidecar) problems.push(`${base}.sha256 is malformed (expected "<sha256>  <name>")`);
+    if (!sidecar) problems.push(`${base}.sha256 is malformed (expected one line "<sha256>  <name>")`);
     else if (sidecar.name !== base) problems.push(`${base}.sha256 names ${JSON.stringify(sidecar.name)}, not ${base}`);
   } catch {
     problems.push(`${base}.sha256 is missing`);

@@ -70,8 +70,15 @@ export function formatSha256Sidecar(hex: string, basename: string): string {
   return `${hex}  ${basename}\n`;
 }
 
-/** Parses the first line of a sha256sum-format sidecar (text or binary mode, any hex case); null when malformed. */
+/**
+ * Parses a sha256sum-format sidecar (text or binary mode, any hex case): one
+ * line, as proxsave writes it. Null when malformed, and when there is more
+ * than one line: `sha256sum -c` checks every line, so a second one that
+ * fails would pass here unseen.
+ */
 export function parseSha256Sidecar(text: string): { sha256: string; name: string } | null {
-  const m = /^([0-9a-fA-F]{64}) [ *](.+?)\r?$/.exec(text.split('\n')[0] ?? '');
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== 1) return null;
+  const m = /^([0-9a-fA-F]{64}) [ *](.+?)\r?$/.exec(lines[0]!);
   return m ? { sha256: m[1]!.toLowerCase(), name: m[2]! } : null;
 }

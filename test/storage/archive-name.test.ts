@@ -31,5 +31,6 @@ describe('archive names', () => {
     assert.deepEqual(parseSha256Sidecar(`${h}  x.tar\n`), { sha256: 'a'.repeat(64), name: 'x.tar' });
     assert.deepEqual(parseSha256Sidecar(`${h} *x.tar`), { sha256: 'a'.repeat(64), name: 'x.tar' });
     assert.equal(parseSha256Sidecar('nope'), null);
+    assert.equal(parseSha256Sidecar(`${h}  x.tar\n${'b'.repeat(64)}  x.tar\n`), null, 'a second line (sha256sum -c checks it too) is refused');
   });
 });
