@@ -10,11 +10,14 @@ export async function renderCompletion(): Promise<string> {
   const names = commands.map(([n]) => n);
   const cases = commands
     .map(([n, c]) => {
-      const opts = Object.entries(c.options ?? {}).flatMap(([o, d]) => [`--${o}`, ...((d as { short?: string }).short ? [`-${(d as { short: string }).short}`] : [])]);
+      // A one-letter option (log's n) is offered as -n only.
+      const opts = Object.entries(c.options ?? {}).flatMap(([o, d]) => [...(o.length > 1 ? [`--${o}`] : []), ...((d as { short?: string }).short ? [`-${(d as { short: string }).short}`] : [])]);
       const words = [...(SUBCOMMANDS[n] ?? []), ...opts].join(' ');
       return `    ${n}) words="${words}" ;;`;
     })
+    .concat(`    help) words="${names.join(' ')}" ;;`)
     .join('\n');
+  names.push('help');
   return `# bash completion for proxsave (generated from its command table)
 _proxsave() {
   local cur prev cmd i words

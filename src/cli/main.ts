@@ -33,6 +33,7 @@ export async function mainHelp(): Promise<string> {
   return `proxsave ${VERSION}: configuration snapshots and backups for Proxmox VE and Proxmox Backup Server
 
 Usage: proxsave [global options] <command> [options]
+       proxsave help [<command>]
 
 Commands:
 ${cmds}
@@ -73,6 +74,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
       }
       throw new ProxsaveError('USAGE', 'no command given', { hint: 'see proxsave --help' });
+    }
+    // `proxsave help CMD` is `proxsave CMD --help`.
+    if (name === 'help') {
+      const target = argv.slice(cmdIndex + 1).find((a) => !a.startsWith('-'));
+      return await main(target === undefined ? ['--help'] : [target, '--help'], env, { stdout, stderr });
     }
     const command = await loadCommand(name);
     if (!command) throw new ProxsaveError('USAGE', `unknown command "${name}"`, { hint: `commands: ${COMMAND_NAMES.join(', ')}` });

@@ -29,7 +29,10 @@ test('help lists every command, an unknown one is a usage error naming them, eac
     const r = await runCli([name, '--help']);
     assert.equal(r.code, EXIT.OK, name);
     assert.ok(r.stdout.startsWith(`Usage: proxsave ${name} `), name);
+    assert.deepEqual(await runCli(['help', name]), r, `help ${name} is ${name} --help`);
   }
+  assert.equal((await runCli(['help'])).stdout, help.stdout);
+  assert.equal((await runCli(['help', 'frobnicate'])).code, EXIT.USAGE);
 });
 
 test('--version with a command prints the version and runs nothing, before or after the command word', async () => {
