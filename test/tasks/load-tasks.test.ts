@@ -58,8 +58,8 @@ test('task files: YAML syntax errors and bad regexes are located', () => {
   const p = problemsOf('tasks:\n  - name: re\n    command: [ls]\n    dest: a.txt\n    drop_lines: ["(unclosed"]\n');
   assert.match(p[0]!.message, /invalid regular expression/);
   const g = problemsOf('tasks:\n  - name: globs\n    files: ["/etc/{pve"]\n    exclude: ["/etc/[z-a]"]\n').map((x) => `${x.line}: ${x.message}`);
-  assert.ok(g.some((t) => /^3: task "globs": files\.0: malformed glob: a \{ is not closed/.test(t)), g.join('\n'));
-  assert.ok(g.some((t) => /^4: task "globs": exclude\.0: malformed glob: the range z-a/.test(t)), g.join('\n'));
+  assert.ok(g.some((t) => t.startsWith('3: task "globs": files.0: malformed glob: a { is not closed')), g.join('\n'));
+  assert.ok(g.some((t) => t.startsWith('4: task "globs": exclude.0: malformed glob: the range z-a')), g.join('\n'));
 });
 
 test('conditions and globs', () => {
