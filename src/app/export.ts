@@ -193,15 +193,16 @@ export async function exportSnapshot({
   // The name holds the commit's time to the second: one made by another
   // commit is never replaced (the snapshot gives each commit a later second
   // than its parent's, so only a repository made anew can meet one).
-  const other = await readManifest(manifestPath).catch(() => undefined);
-  if (other && other.snapshot_commit !== oid && fs.existsSync(archivePath)) {
+  const exists = fs.existsSync(archivePath);
+  const other = exists ? await readManifest(manifestPath).catch(() => undefined) : undefined;
+  if (other && other.snapshot_commit !== oid) {
     throw new ProxsaveError('ARCHIVE', `${name} in ${outDir} is the archive of another commit (${other.snapshot_commit.slice(0, 12)}): not replacing it`, {
       hint: 'two commits with the same time to the second (a snapshot repository made anew?): move that archive and its sidecars away, or export to another directory',
     });
   }
   // An export of this commit with these settings that still verifies is kept as it is.
   // (An encrypted one can only be checked with the identity; without it, it is rewritten.)
-  if (fs.existsSync(archivePath) && (!encryption || decrypt)) {
+  if (exists && (!encryption || decrypt)) {
     const v = await verifyArchive({ archivePath, reporter, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     const m = v.manifest;
     if (v.ok && m && m.snapshot_commit === oid && m.compression_level === c.level && m.compression_mode === c.mode) {

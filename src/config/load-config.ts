@@ -9,7 +9,7 @@ import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/e
 import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
 import { parseEnv } from './parse-env.ts';
 import { parseSize } from '../util/size.ts';
-import { globProblem } from '../util/glob.ts';
+import { globProblem, splitGlobs } from '../util/glob.ts';
 
 export type Source = { kind: 'default' } | { kind: 'file'; file: string; line: number } | { kind: 'env' } | { kind: 'flag'; flag: string };
 
@@ -198,20 +198,7 @@ export function coerce(type: KeyKind, value: string, base: string): Coerced {
     case 'list':
       return { value: v === '' ? [] : v.split(/[\s,]+/).filter((x) => x !== '') };
     case 'globlist': {
-      // Separated as a list, except by a comma inside braces ({a,b} is one glob).
-      const out: string[] = [];
-      let cur = '';
-      let depth = 0;
-      for (const c of v) {
-        if (c === '{') depth++;
-        else if (c === '}' && depth > 0) depth--;
-        if (/\s/.test(c) || (c === ',' && depth === 0)) {
-          if (cur !== '') out.push(cur);
-          cur = '';
-          depth = 0;
-        } else cur += c;
-      }
-      if (cur !== '') out.push(cur);
+      const out = splitGlobs(v);
       for (const g of out) {
         const problem = globProblem(g);
         if (problem) return { error: `the glob "${g}" is malformed: ${problem}`, allowed: 'globs: * ? ** {a,b} [...]; [*] [?] [[] [{] match those characters' };

@@ -14,7 +14,7 @@
 // a walk, the blobs of a directory) cost one read between them, not one
 // open, read and close each.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { ObjectType } from './objects.ts';
@@ -57,7 +57,7 @@ export interface RawObject {
   content: Buffer;
 }
 
-function loadTable(idxPath: string, packPath: string): PackTable {
+function loadTable(idxPath: string, packPath: string, packSize: number): PackTable {
   const idx = readFileSync(idxPath);
   if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${idxPath}: not a version 2 pack index`);
   const n = idx.readUInt32BE(8 + 255 * 4);
@@ -65,13 +65,6 @@ function loadTable(idxPath: string, packPath: string): PackTable {
   const offStart = oidStart + n * 20 + n * 4;
   const largeStart = offStart + n * 4;
   if (idx.length < largeStart + 40) throw new Error(`${idxPath}: truncated pack index`);
-  const fd = openSync(packPath, 'r');
-  let packSize: number;
-  try {
-    packSize = fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
-  }
   const small = packSize <= 0xffffffff;
   const offsets = small ? new Uint32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -94,14 +87,12 @@ function loadTable(idxPath: string, packPath: string): PackTable {
 const tables = new Map<string, { stamp: string; table: PackTable }>();
 
 function packTable(idxPath: string, packPath: string): PackTable {
-  const stampOf = (p: string) => {
-    const st = statSync(p);
-    return `${st.size}:${st.ino}:${st.mtimeMs}`;
-  };
-  const stamp = `${stampOf(idxPath)}/${stampOf(packPath)}`;
+  const stampOf = (st: Stats) => `${st.size}:${st.ino}:${st.mtimeMs}`;
+  const pack = statSync(packPath);
+  const stamp = `${stampOf(statSync(idxPath))}/${stampOf(pack)}`;
   const hit = tables.get(idxPath);
   if (hit?.stamp === stamp) return hit.table;
-  const table = loadTable(idxPath, packPath);
+  const table = loadTable(idxPath, packPath, pack.size);
   tables.set(idxPath, { stamp, table });
   return table;
 }

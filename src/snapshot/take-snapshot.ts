@@ -144,7 +144,8 @@ class Applier {
     // Only directories above a changed path are rebuilt; the others keep
     // HEAD's tree ids (read from HEAD's trees along the changed paths).
     const changed = changedPaths(base, diff.next);
-    const reuse = head ? await headTreeReuse(dir, head, dirtyDirs(changed)) : undefined;
+    const parent = head ? await readCommit({ dir, oid: head }) : undefined;
+    const reuse = parent ? await headTreeReuse(dir, parent.tree, dirtyDirs(changed)) : undefined;
     const { root, trees } = buildTrees(diff.next, reuse);
     const pack = this.pack!;
     for (const t of trees) pack.add('tree', t.content, t.oid);
@@ -153,7 +154,7 @@ class Applier {
     // §5): a commit in its parent's second, or before it (the clock stepped
     // back), takes the second after the parent's, so that no two commits of
     // the history name the same archive and an export never replaces another's.
-    const timestamp = head ? Math.max(info.timestamp, (await readCommit({ dir, oid: head })).timestamp + 1) : info.timestamp;
+    const timestamp = parent ? Math.max(info.timestamp, parent.timestamp + 1) : info.timestamp;
     const commitOid = pack.add('commit', formatCommit({ tree: root, parents: head ? [head] : [], author: { ...info.author, timestamp }, message }));
     // Every blob is in the pack once the worker is done.
     await this.worktree.flush();
@@ -194,8 +195,8 @@ function changedPaths(base: ReadonlyMap<string, TreeFile>, next: ReadonlyMap<str
   return out;
 }
 
-/** HEAD's subtree ids below the dirty directories: what buildTrees may reuse. */
-async function headTreeReuse(dir: string, head: string, dirty: Set<string>): Promise<TreeReuse & { trees: Map<string, string> }> {
+/** HEAD's subtree ids (HEAD's tree: `root`) below the dirty directories: what buildTrees may reuse. */
+async function headTreeReuse(dir: string, root: string, dirty: Set<string>): Promise<TreeReuse & { trees: Map<string, string> }> {
   const trees = new Map<string, string>();
   const walk = async (oid: string, path: string): Promise<void> => {
     for (const e of await readTreeItems(dir, oid)) {
@@ -205,7 +206,7 @@ async function headTreeReuse(dir: string, head: string, dirty: Set<string>): Pro
       else trees.set(p, e.oid);
     }
   };
-  await walk((await readCommit({ dir, oid: head })).tree, '');
+  await walk(root, '');
   return { dirty, trees };
 }
 

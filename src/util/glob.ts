@@ -34,6 +34,24 @@ export function globProblem(glob: string): string | undefined {
   return depth > 0 ? 'a { is not closed' : undefined;
 }
 
+/** Globs separated by whitespace or commas, except a comma inside braces: `{a,b}` stays one glob. */
+export function splitGlobs(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let depth = 0;
+  for (const c of text) {
+    if (c === '{') depth++;
+    else if (c === '}' && depth > 0) depth--;
+    if (/\s/.test(c) || (c === ',' && depth === 0)) {
+      if (cur !== '') out.push(cur);
+      cur = '';
+      depth = 0;
+    } else cur += c;
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
 /** `glob` as an anchored RegExp; a malformed glob is a CONFIG error (exit 2) naming it. */
 export function globToRegExp(glob: string): RegExp {
   const hit = cache.get(glob);
