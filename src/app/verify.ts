@@ -7,6 +7,7 @@ import { compressionFromPath } from '../archive/archive-name.ts';
 import { checkArchive } from '../archive/check-archive.ts';
 import { parseSha256Sidecar, readManifest, type Manifest } from '../archive/manifest.ts';
 import { isProxsaveError, ProxsaveError } from '../core/errors.ts';
+import { checkRestorable } from '../restore/check-entries.ts';
 import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { hashFile } from '../util/hash-file.ts';
 
@@ -71,6 +72,12 @@ export async function verifyArchive({
   try {
     const checked = await checkArchive({ path: archivePath, type, ...(signal ? { signal } : {}), ...(decrypt ? { decrypt } : {}) });
     entries = checked.entries.length;
+    try {
+      checkRestorable(checked.entries);
+    } catch (e) {
+      if (!isProxsaveError(e)) throw e;
+      problems.push(`${base}: restore would refuse it: ${e.message}`);
+    }
     if (sidecar && sidecar.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 ${checked.sha256} does not match the sidecar (${sidecar.sha256})`);
     if (manifest) {
       if (manifest.sha256 !== checked.sha256) problems.push(`${base}: SHA-256 does not match the manifest`);

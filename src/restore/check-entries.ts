@@ -3,8 +3,11 @@
 // only, no `.`/`..`/empty components, nothing below a symlink or a file,
 // hard links only to earlier regular files of the same archive, no
 // duplicates, bounded name lengths. Violations are VERIFY errors (exit 8).
+import type { ParsedEntry } from '../archive/tar-parser.ts';
 import { ProxsaveError } from '../core/errors.ts';
+import { encodeName } from '../util/name-bytes.ts';
 import { showName, type RestoreEntry } from './entry.ts';
+import { stripName } from './tar-entries.ts';
 
 export const MAX_NAME = 4095;
 export const MAX_COMPONENT = 255;
@@ -70,5 +73,26 @@ export class EntryChecker {
     if (e.mode < 0 || e.mode > 0o7777 || !Number.isInteger(e.mode)) throw refuse(e, `mode ${e.mode.toString(8)} is not 12 bits`);
     for (const id of [e.uid, e.gid]) if (!Number.isSafeInteger(id) || id < 0 || id > 0xfffffffe) throw refuse(e, `owner id ${id} out of range`);
     this.kinds.set(k, e.type);
+  }
+}
+
+const PARSED_TYPES: Record<string, RestoreEntry['type']> = { '0': 'file', '7': 'file', '5': 'dir', '2': 'symlink', '1': 'hardlink' };
+
+/**
+ * The same rules over the entries `verify` parsed: an archive that restore
+ * would refuse must not verify as sound. Throws the VERIFY error restore
+ * would give for the first entry it would refuse.
+ */
+export function checkRestorable(entries: readonly ParsedEntry[]): void {
+  const checker = new EntryChecker();
+  for (const p of entries) {
+    const name = stripName(encodeName(p.name));
+    const type = PARSED_TYPES[p.typeflag];
+    if (type === undefined) {
+      const what = p.typeflag === '3' || p.typeflag === '4' ? 'a device entry' : p.typeflag === '6' ? 'a FIFO entry' : `an entry of type '${p.typeflag}'`;
+      throw refuse({ name }, `${what}, which restore refuses`);
+    }
+    const link = p.linkname === '' ? undefined : encodeName(p.linkname);
+    checker.check({ type, name, mode: p.mode, uid: p.uid, gid: p.gid, size: p.size, ...(link ? { link: type === 'hardlink' ? stripName(link) : link } : {}) });
   }
 }

@@ -10,6 +10,8 @@ import { tempDir } from '../helpers/temp-dir.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { archiveSource } from '../../src/restore/sources.ts';
 import { tarEntries } from '../../src/restore/tar-entries.ts';
+import { checkRestorable } from '../../src/restore/check-entries.ts';
+import { TarParser } from '../../src/archive/tar-parser.ts';
 
 const tmp = (): string => tempDir('proxsave-extract-').path;
 
@@ -112,6 +114,17 @@ for (const [what, tar] of HOSTILE) {
   });
 }
 
+test('verify applies the same rules: every hostile archive fails its tar parse or checkRestorable', () => {
+  for (const [what, tar] of HOSTILE) {
+    assert.throws(() => {
+      const parser = new TarParser();
+      parser.consume(tar);
+      parser.finish();
+      checkRestorable(parser.entries);
+    }, (e: unknown) => isProxsaveError(e) && e.code === 'VERIFY', what);
+  }
+});
+
 test('GNU tar archive with hard links, pax names, non-UTF-8 names, modes and owners restores exactly', async () => {
   const src = tmp();
   const tree = path.join(src, 'tree');
@@ -172,7 +185,7 @@ test('--to refuses a non-empty destination', async () => {
   fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('CLI: a hostile archive that verifies (sidecars and manifest in order) is refused with exit 8 and nothing is written', async () => {
+test('CLI: a hostile archive with sidecars and manifest in order fails verify and is refused by restore with exit 8, nothing written', async () => {
   const { cli } = await import('../helpers/in-process.ts');
   const { cleanEnv } = await import('../helpers/cli.ts');
   const crypto = await import('node:crypto');
@@ -187,6 +200,9 @@ test('CLI: a hostile archive that verifies (sidecars and manifest in order) is r
   const config = path.join(d, 'backup.env');
   fs.writeFileSync(config, `SYSTEM_ROOT_PREFIX=${d}/root\nSNAPSHOT_PATH=${d}/repo\nBACKUP_PATH=${d}/b\nLOCK_PATH=${d}/lock\n`);
   fs.mkdirSync(path.join(d, 'root'));
+  const verified = await cli(['-c', config, 'verify', p], cleanEnv());
+  assert.equal(verified.code, 8, 'verify does not call an archive sound that restore refuses');
+  assert.match(verified.stdout + verified.stderr, /restore would refuse it: unsafe archive entry "etc\/x\/root\/.ssh\/authorized_keys": below the symlink entry "etc\/x"/);
   const r = await cli(['-c', config, 'restore', p, '--to', path.join(d, 'out')], cleanEnv());
   assert.equal(r.code, 8, r.stderr);
   assert.match(r.stderr, /below the symlink entry "etc\/x"/);
