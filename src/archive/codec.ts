@@ -67,6 +67,11 @@ function watchedChild(file: string, args: string[], what: string, errCode: Child
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (e) => reject(new ProxsaveError(errCode, `${what}: cannot run ${file}: ${e.message}`, { cause: e, details: { unavailable: true } })));
     child.once('close', (code, signal) => {
+      // bzip2 -d / -t only warns, and exits 0, about bytes after its last
+      // stream: an archive with something appended is not the one written.
+      if (code === 0 && /trailing garbage/i.test(stderr)) {
+        return reject(new ProxsaveError(errCode, `${what}: bytes after the end of the compressed stream (${stderr.trim().split('\n').pop()})`));
+      }
       if (code === 0) return resolve();
       const said = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
       const full = /no space left on device/i.test(stderr);

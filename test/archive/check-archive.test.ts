@@ -87,6 +87,17 @@ test('a damaged archive, a damaged tar inside a sound one, and an abort: VERIFY 
     fs.writeFileSync(bad, b);
     await assert.rejects(checkArchive({ path: bad, type, engine: 'cli' }), (e) => isProxsaveError(e) && e.code === 'VERIFY' && /decompression of bad\.tar|checksum/.test(e.message), type);
   }
+  // Bytes appended after the last compressed stream: bzip2 only warns (exit
+  // 0) and gzip exits 2; either way the archive is not the one written.
+  for (const type of ['zstd', 'xz', 'bzip2', 'lzma'] as const) {
+    const grown = path.join(dir, `grown.tar.${EXT[type]}`);
+    fs.writeFileSync(grown, Buffer.concat([fs.readFileSync(archives[type]), Buffer.from('appended by a copy that went wrong\n')]));
+    await assert.rejects(checkArchive({ path: grown, type, engine: 'cli' }), (e) => isProxsaveError(e) && e.code === 'VERIFY', `${type}: bytes appended`);
+  }
+  const gz = path.join(dir, 'grown.tar.gz');
+  fs.writeFileSync(gz, Buffer.concat([execFileSync('gzip', ['-c', tar], { maxBuffer: 1 << 28 }), Buffer.from('tail\n')]));
+  await assert.rejects(checkArchive({ path: gz, type: 'gzip', engine: 'cli' }), (e) => isProxsaveError(e) && e.code === 'VERIFY', 'gzip: bytes appended');
+
   // Cut short: the end of the stream is missing.
   const cut = path.join(dir, 'cut.tar.zst');
   fs.writeFileSync(cut, fs.readFileSync(archives.zstd).subarray(0, 4000));
