@@ -88,10 +88,14 @@ export async function verifyArchive({
     if ((e as Error).name === 'AbortError') throw e;
     // No program or library to read it with says nothing about the archive:
     // that is the error (COMPRESSION, exit 11, with its hint), not "FAILED".
-    if (!isProxsaveError(e) || e.code === 'ENCRYPTION' || e.details?.unavailable === true) throw e;
-    problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
+    if (!isProxsaveError(e) || e.details?.unavailable === true) throw e;
     // Decoding stopped early; still say whether the bytes are the ones that were written.
     const sha = (await hashFile(archivePath)).sha256;
+    const damaged = (sidecar !== null && sidecar.sha256 !== sha) || (manifest !== undefined && manifest.sha256 !== sha);
+    // A key that opens no stanza is the key's fault (exit 15) only while the
+    // file is the one written: a damaged age header reads the same way.
+    if (e.code === 'ENCRYPTION' && !damaged) throw e;
+    problems.push(`${base}: ${e.message.replace(`${archivePath}: `, '')}`);
     if (sidecar && sidecar.sha256 !== sha) problems.push(`${base}: SHA-256 ${sha} does not match the sidecar (${sidecar.sha256})`);
     if (manifest && manifest.sha256 !== sha) problems.push(`${base}: SHA-256 does not match the manifest`);
   }

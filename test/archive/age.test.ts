@@ -80,6 +80,18 @@ for (const engine of ['cli', 'library'] as const) {
     const v = await run('verify', '--target', 'local', '--all');
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.equal((await run('verify', archive)).code, 0);
+    // A damaged header (a byte of the recipient stanza's wrapped key) reads
+    // like a wrong key to age; the sidecar tells it apart: exit 8, not 15.
+    const sound = fs.readFileSync(archive);
+    const h = Buffer.from(sound);
+    const stanza = h.indexOf('\n-> X25519 ');
+    const wrapped = h.indexOf('\n', h.indexOf('\n', stanza + 1) + 1) - 5;
+    h[wrapped] = h[wrapped] === 0x41 ? 0x42 : 0x41;
+    fs.writeFileSync(archive, h);
+    const header = await run('verify', archive);
+    assert.equal(header.code, 8, header.stdout + header.stderr);
+    assert.match(header.stdout + header.stderr, /does not match the sidecar/);
+    fs.writeFileSync(archive, sound);
     // A damaged ciphertext is a verification error.
     const b = fs.readFileSync(archive);
     b[b.length - 20]! ^= 0x01;
