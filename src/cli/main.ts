@@ -77,7 +77,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     }
     // `proxsave help CMD` is `proxsave CMD --help`.
     if (name === 'help') {
-      const target = argv.slice(cmdIndex + 1).find((a) => !a.startsWith('-'));
+      // The first word after it that is not an option or an option's value (`help -c FILE run`).
+      const after = argv.slice(cmdIndex + 1);
+      const at = findCommand(after);
+      const target = at === -1 ? undefined : after[at];
       return await main(target === undefined ? ['--help'] : [target, '--help'], env, { stdout, stderr });
     }
     const command = await loadCommand(name);

@@ -30,6 +30,7 @@ test('help lists every command, an unknown one is a usage error naming them, eac
     assert.equal(r.code, EXIT.OK, name);
     assert.ok(r.stdout.startsWith(`Usage: proxsave ${name} `), name);
     assert.deepEqual(await runCli(['help', name]), r, `help ${name} is ${name} --help`);
+    assert.deepEqual(await runCli(['help', '-c', '/nonexistent/backup.env', name]), r, `help -c FILE ${name}: FILE is the option's value`);
   }
   assert.equal((await runCli(['help'])).stdout, help.stdout);
   assert.equal((await runCli(['help', 'frobnicate'])).code, EXIT.USAGE);
