@@ -50,10 +50,12 @@ export interface RcloneOptions {
 export type RcloneFailureKind = 'retryable' | 'not-found' | 'fatal';
 
 // Network trouble between rclone and the remote, or the remote saying it is
-// busy or broken for now: worth a retry. Anything else (permission, quota,
-// bad config) is not.
+// busy or broken for now: worth a retry. So is a copy rclone's own check
+// found damaged on the way ("corrupted on transfer: sizes/hashes differ",
+// the destination already removed), as `rclone copy` would retry it.
+// Anything else (permission, quota, bad config) is not.
 const RETRYABLE_RE =
-  /connection refused|connection reset|i\/o timeout|timeout awaiting|no such host|TLS handshake|unexpected EOF|broken pipe|network is unreachable|\b(?:429|500|502|503|504)\b|too many requests|internal server error|service unavailable|bad gateway|gateway time-?out|temporar(?:y|ily)/i;
+  /corrupted on transfer|connection refused|connection reset|i\/o timeout|timeout awaiting|no such host|TLS handshake|unexpected EOF|broken pipe|network is unreachable|\b(?:429|500|502|503|504)\b|too many requests|internal server error|service unavailable|bad gateway|gateway time-?out|temporar(?:y|ily)/i;
 
 const UNKNOWN_METHOD_RE = /couldn't find method/;
 

@@ -23,6 +23,7 @@ describe('rclone failure classification', () => {
     assert.equal(c(500, 'couldn\'t connect: dial tcp 127.0.0.1:1: connect: connection refused'), 'retryable');
     assert.equal(c(500, 'Put "http://x/a": 503 Service Unavailable'), 'retryable');
     assert.equal(c(500, '429 Too Many Requests'), 'retryable');
+    assert.equal(c(500, 'corrupted on transfer: sizes differ 286 vs 0'), 'retryable', 'a copy damaged on the way is copied again');
     assert.equal(c(500, '403 Forbidden: simulated'), 'fatal');
     assert.equal(c(500, 'didn\'t find section in config file'), 'fatal');
     assert.equal(c(undefined, '', { timedOut: true }), 'retryable');

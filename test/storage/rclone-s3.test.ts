@@ -16,7 +16,9 @@ async function s3Fixture() {
   server ??= await startS3();
   const env = server.env;
   const location = `s3:proxsave/host/run${++n}`;
-  const rclone = new Rclone({ env, retries: 0, connectTimeoutS: 5, operationTimeoutS: 60 });
+  // One retry: s3rver, in this busy test process, has answered a fresh
+  // object's size as 0 under load (rclone: "corrupted on transfer").
+  const rclone = new Rclone({ env, retries: 1, backoffMs: 100, connectTimeoutS: 5, operationTimeoutS: 60 });
   const target = new RcloneTarget({ rclone, remote: 's3', remotePath: `proxsave/host/run${n}`, critical: true });
   // Async: s3rver runs in this very process, a sync child would deadlock it.
   const rawNames = async () =>
