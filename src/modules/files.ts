@@ -192,7 +192,10 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     return undefined;
   };
 
-  for (const pattern of paths ?? def.files) {
+  for (const given of paths ?? def.files) {
+    // `/opt/app/` is `/opt/app`: with the slash, lstat would follow a link
+    // there and the entries would be named `opt/app//…`, which no git tree holds.
+    const pattern = given.length > 1 ? given.replace(/\/+$/, '') || '/' : given;
     const glob = hasGlob(pattern);
     const start = glob ? globBase(pattern) : posix.normalize(pattern);
     const link = linkAbove(start);

@@ -358,6 +358,28 @@ test('proxsave never collects its own repository, archives or logs', async (t) =
   assert.equal(again.commit, null, 'its own writes are not drift');
 });
 
+test('a path given with a trailing slash is the directory itself: plain names in the tree, fsck clean, and a link there is never followed', async (t) => {
+  const h = miniHost();
+  t.after(h.cleanup);
+  h.write('/opt/app/app.conf', 'a=1\n');
+  h.write('/opt/app/sub/b.conf', 'b\n');
+  mkdirSync(join(h.base, 'outside'));
+  writeFileSync(join(h.base, 'outside', 'shadow'), 'OUTSIDE-THE-ROOT\n');
+  symlinkSync(join(h.base, 'outside'), join(h.root, 'opt/esc'));
+  writeFileSync(h.config, readFileSync(h.config, 'utf8') + 'CUSTOM_BACKUP_PATHS=/opt/app/ /opt/esc/ /opt/app/sub//\n');
+  const r = await h.run('snapshot');
+  assert.equal(r.code, 0, r.stderr);
+  fsck(h.repo);
+  const files = git(h.repo, 'ls-files', 'opt');
+  assert.match(files, /^opt\/app\/app\.conf$/m);
+  assert.match(files, /^opt\/app\/sub\/b\.conf$/m);
+  assert.doesNotMatch(files, /\/\//, 'no empty name component');
+  assert.doesNotMatch(git(h.repo, 'log', '-p'), /OUTSIDE-THE-ROOT/, 'the link to outside the root was not followed');
+  assert.equal(git(h.repo, 'cat-file', '-p', 'HEAD:opt/esc'), join(h.base, 'outside'), 'stored as the link it is');
+  const out = await h.run('export');
+  assert.equal(out.code, 0, out.stderr);
+});
+
 test('the snapshot tells its caller how many entries the tasks planned, before it reads them (the CLI sizes V8 by it)', async (t) => {
   const h = miniHost({ tasks: 'group: system\ntasks:\n  - name: etc\n    files: [/etc/hostname, /etc/pve]\n  - name: uname\n    command: [uname, -a]\n    dest: system/uname.txt\n' });
   t.after(h.cleanup);
