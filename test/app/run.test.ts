@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { miniHost, type MiniHost } from '../helpers/mini-host.ts';
 import { CLI_ARGV, cleanEnv } from '../helpers/cli.ts';
@@ -103,6 +103,24 @@ test('run: a second concurrent run exits 16 at once; a stale lock is taken over'
   // A dead holder: taken over.
   writeFileSync(join(lockDir, 'proxsave.lock'), 'pid=999999\nstarted=2026-01-01T00:00:00Z\n');
   const r2 = await h.run('run');
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(existsSync(join(lockDir, 'proxsave.lock')), false, 'the lock is released');
+});
+
+test('export takes the run lock: during a run it exits 16 and leaves the archives as they are', async (t) => {
+  const h = hostWithTargets();
+  t.after(h.cleanup);
+  const first = await h.run('run');
+  assert.equal(first.code, 0, first.stderr);
+  const before = readdirSync(h.local).sort();
+  const lockDir = join(h.base, 'lock');
+  writeFileSync(join(lockDir, 'proxsave.lock'), `pid=${process.pid}\nstarted=2026-01-01T00:00:00Z\n`);
+  const r = await h.run('export');
+  assert.equal(r.code, 16, r.stderr);
+  assert.match(r.stderr, /another proxsave run/);
+  assert.deepEqual(readdirSync(h.local).sort(), before, 'nothing written, nothing removed');
+  rmSync(join(lockDir, 'proxsave.lock'));
+  const r2 = await h.run('export');
   assert.equal(r2.code, 0, r2.stderr);
   assert.equal(existsSync(join(lockDir, 'proxsave.lock')), false, 'the lock is released');
 });
