@@ -3,7 +3,7 @@
 // --check means the diff alone (checkSnapshot): nothing is written.
 import type { TaskStatus } from '../modules/types.ts';
 import { checkSnapshot, takeSnapshot } from '../snapshot/take-snapshot.ts';
-import type { Change } from '../snapshot/diff.ts';
+import type { Change, EmptiedTask } from '../snapshot/diff.ts';
 import { taskVerdict } from '../snapshot/task-status.ts';
 import type { Context } from './context.ts';
 import { VERSION } from './version.ts';
@@ -146,12 +146,17 @@ export async function snapshot(ctx: Context, { check = false, keepContent = fals
   };
 }
 
-function refusal(ctx: Context, r: { deleted: number; tracked: number; refusedDeletion: boolean }, roleLost: string | undefined): string | undefined {
+function refusal(ctx: Context, r: { deleted: number; tracked: number; emptied: readonly EmptiedTask[]; refusedDeletion: boolean }, roleLost: string | undefined): string | undefined {
   const share = r.tracked > 0 ? Math.round((r.deleted * 100) / r.tracked) : 0;
   const count = `${r.deleted} of ${r.tracked} tracked files (${share}%) would be deleted`;
   if (roleLost)
     return `refusing to commit: the detected role changed from ${roleLost} (newest snapshot) to unknown, no Proxmox package or binary under ${ctx.root.root}; ${count}. Nothing was committed. Is --root/SYSTEM_ROOT_PREFIX right? If the host really is no longer a Proxmox host, run again with --allow-deletions`;
+  const pct = ctx.config.SNAPSHOT_MAX_DELETE_PERCENT;
+  if (r.refusedDeletion && r.emptied.length > 0 && r.deleted * 100 <= pct * r.tracked) {
+    const which = r.emptied.map((e) => `${e.task} (all ${e.files})`).join(', ');
+    return `refusing to commit: ${count}, and ${r.emptied.length > 1 ? 'tasks' : 'task'} ${which} would keep none of ${r.emptied.length > 1 ? 'their' : 'its'} files. Nothing was committed. Check the host: is what it reads mounted and complete (/etc/pve served empty by pmxcfs means a damaged or new /var/lib/pve-cluster/config.db)? If the removal is intended, run again with --allow-deletions`;
+  }
   if (r.refusedDeletion)
-    return `refusing to commit: ${count}, more than SNAPSHOT_MAX_DELETE_PERCENT=${ctx.config.SNAPSHOT_MAX_DELETE_PERCENT}%. Nothing was committed. Check the host (is /etc/pve mounted? is --root right?); if the removal is intended, run again with --allow-deletions`;
+    return `refusing to commit: ${count}, more than SNAPSHOT_MAX_DELETE_PERCENT=${pct}%. Nothing was committed. Check the host (is /etc/pve mounted? is --root right?); if the removal is intended, run again with --allow-deletions`;
   return undefined;
 }

@@ -66,9 +66,25 @@ export interface Prepared {
   /** Tracked files (HEAD, .proxsave/ aside), and how many of them no task wants: an upper bound of the deletions. */
   tracked: number;
   deletions: number;
-  /** More than `maxDeletePercent` would be deleted: the snapshot must not commit. */
+  /** Tasks that ran, tracked at least EMPTIED_TASK_MIN files and would keep none of them. */
+  emptied: EmptiedTask[];
+  /** More than `maxDeletePercent` would be deleted, or a task would lose all its files: the snapshot must not commit. */
   refusedDeletion: boolean;
 }
+
+/** A task that would lose every file it tracked. */
+export interface EmptiedTask {
+  task: string;
+  files: number;
+}
+
+/**
+ * A task that ran and tracked at least this many files but collects none of
+ * them now is refused like a large shrink, whatever the share: /etc/pve
+ * served empty by pmxcfs (a damaged or new config.db), an emptied mount.
+ * The task's own files may be a small part of all that is tracked.
+ */
+export const EMPTIED_TASK_MIN = 5;
 
 /** The blob id of an entry's content and the stat key it was read with ('' for generated content). */
 export interface EntryId {
@@ -118,6 +134,7 @@ export interface SnapshotDiff {
   /** Tracked files (HEAD, .proxsave/ aside) the snapshot deletes, and how many were tracked. */
   deleted: number;
   tracked: number;
+  emptied: EmptiedTask[];
   refusedDeletion: boolean;
 }
 
@@ -161,13 +178,21 @@ export function prepareDiff(plans: readonly TaskPlan[], head: HeadState, { ranTa
   // move paths to the kept ones, so this count is an upper bound.
   let tracked = 0;
   let deletions = 0;
+  // Per task that runs now: [tracked, deleted].
+  const perTask = new Map<string, [number, number]>(plans.map((p) => [p.task.name, [0, 0]]));
   for (const [path, f] of head.files) {
     if (own(path)) continue;
     tracked++;
-    if (!wanted.has(path) && !kept.has(path) && !(ranTasks && !ranTasks.has(f.task))) deletions++;
+    const counts = perTask.get(f.task);
+    if (counts) counts[0]++;
+    if (!wanted.has(path) && !kept.has(path) && !(ranTasks && !ranTasks.has(f.task))) {
+      deletions++;
+      if (counts) counts[1]++;
+    }
   }
-  const refusedDeletion = maxDeletePercent !== undefined && tracked > 0 && deletions * 100 > maxDeletePercent * tracked;
-  return { head, entries: [...wanted.values()], dirs, links: hardLinks(wanted.values()), kept, ranTasks, warnings, tracked, deletions, refusedDeletion };
+  const emptied = [...perTask].filter(([, [t, d]]) => t >= EMPTIED_TASK_MIN && d === t).map(([task, [files]]) => ({ task, files }));
+  const refusedDeletion = maxDeletePercent !== undefined && ((tracked > 0 && deletions * 100 > maxDeletePercent * tracked) || emptied.length > 0);
+  return { head, entries: [...wanted.values()], dirs, links: hardLinks(wanted.values()), kept, ranTasks, warnings, tracked, deletions, emptied, refusedDeletion };
 }
 
 /** The id HEAD already has for an entry whose host file did not change (same stat, same mode): no need to read it. */
@@ -265,6 +290,7 @@ export function finishDiff(prep: Prepared, scanned: Scanned): SnapshotDiff {
     warnings: prep.warnings,
     deleted: changes.filter((c) => c.status === 'deleted' && !c.path.endsWith('/')).length,
     tracked: prep.tracked,
+    emptied: prep.emptied,
     refusedDeletion: prep.refusedDeletion,
   };
 }

@@ -139,6 +139,30 @@ test('SNAPSHOT_MAX_DELETE_PERCENT is honoured: a small deletion passes, a limit 
   assert.equal(ok.code, 0, ok.stderr);
 });
 
+test('pmxcfs mounted but serving an empty /etc/pve (a damaged or new config.db): the emptied tasks are refused whatever the share (exit 9)', async (t) => {
+  const h = await exampleHost(t, 'pve-cluster');
+  assert.equal((await h.run('run')).code, 0);
+  const commits = commitCount(h.repo);
+  const pve = join(h.root, 'etc/pve');
+  for (const d of readdirSync(pve)) if (!['.version', '.members', '.vmlist'].includes(d)) rmSync(join(pve, d), { recursive: true, force: true });
+  const check = JSON.parse((await h.run('--json', 'snapshot', '--check')).stdout) as { refused: string | null; deleted: number; tracked: number };
+  assert.ok(check.deleted * 100 <= 50 * check.tracked, `the share alone (${check.deleted} of ${check.tracked}) must stay under the limit for this test to mean something`);
+  assert.match(check.refused ?? '', /task(s)? .*pve-cluster-fs \(all \d+\)/);
+  for (const cmd of [['snapshot'], ['run']]) {
+    const r = await h.run(...cmd);
+    assert.equal(r.code, 9, `${cmd}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /would keep none of (its|their) files/);
+    assert.match(r.stderr, /config\.db/);
+  }
+  assert.equal(commitCount(h.repo), commits, 'nothing committed');
+  assert.equal(archives(h.backups).length, 1, 'nothing exported');
+  assert.ok(existsSync(join(h.repo, 'etc/pve/storage.cfg')), 'the working tree keeps /etc/pve');
+  const r = await h.run('snapshot', '--allow-deletions');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(commitCount(h.repo), commits + 1);
+  fsck(h.repo);
+});
+
 test('the role changing from pve to unknown is refused (exit 9) unless --allow-deletions', async (t) => {
   const h = await exampleHost(t, 'pve-standalone', 'SNAPSHOT_MAX_DELETE_PERCENT=100\n');
   assert.equal((await h.run('snapshot')).code, 0);
