@@ -86,6 +86,12 @@ export function loadConfig({ file, env = process.env, flags = {}, cwd = process.
     const value = given?.value ?? def.default;
     const source: Source = given?.source ?? { kind: 'default' };
     sources[key] = source;
+    // A path with a default cannot be emptied: '' would mean the current
+    // directory to some callers and nothing to others.
+    if (def.type.kind === 'path' && def.default !== '' && value.trim() === '') {
+      problems.push({ ...locate(source), key, message: `must not be empty; remove the line to use the default (${def.default})` });
+      continue;
+    }
     const r = coerce(def.type, value, given?.base ?? cwd);
     if ('error' in r) {
       problems.push({ ...locate(source), key, message: r.error, ...(r.allowed ? { allowed: r.allowed } : {}) });
@@ -127,6 +133,9 @@ function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
     if (cond) out.push({ ...locate(s[key]), key, message });
   };
   need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true');
+  need(c.SECONDARY_ENABLED && c.SECONDARY_PATH !== '' && c.SECONDARY_PATH === c.BACKUP_PATH, 'SECONDARY_PATH', `is BACKUP_PATH (${c.BACKUP_PATH}): a second copy must be another place (another disk, an NFS or CIFS mount)`);
+  need(c.BACKUP_PATH === c.SNAPSHOT_PATH, 'BACKUP_PATH', `is SNAPSHOT_PATH (${c.SNAPSHOT_PATH}): the archives would land in the snapshot's working tree`);
+  need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === c.SNAPSHOT_PATH, 'SECONDARY_PATH', `is SNAPSHOT_PATH (${c.SNAPSHOT_PATH}): the archives would land in the snapshot's working tree`);
   need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
   if (c.COMPRESSION_LEVEL !== '') {

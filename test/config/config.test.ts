@@ -88,6 +88,32 @@ test('loadConfig: every invalid value reported as FILE:LINE: KEY: problem (allow
   }
 });
 
+test('loadConfig: a path that has a default cannot be emptied; the secondary copy cannot be the local one', () => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    writeFileSync(f, 'LOCK_PATH=\nBACKUP_PATH=\nSNAPSHOT_PATH=""\nLOG_PATH= \nTASKS_PATH=\n');
+    assert.throws(
+      () => loadConfig({ file: f, env: {} }),
+      (e: unknown) => {
+        assert.ok(e instanceof ProblemsError);
+        for (const [line, key] of [[1, 'LOCK_PATH'], [2, 'BACKUP_PATH'], [3, 'SNAPSHOT_PATH'], [4, 'LOG_PATH']] as const) assert.match(e.message, new RegExp(`${f}:${line}: ${key}: must not be empty; remove the line to use the default \\(/`));
+        assert.doesNotMatch(e.message, /TASKS_PATH/, 'an empty TASKS_PATH means the shipped catalogue');
+        return true;
+      },
+    );
+    writeFileSync(f, `BACKUP_PATH=${d.path}/b\nSECONDARY_ENABLED=true\nSECONDARY_PATH=${d.path}/b/\n`);
+    assert.throws(() => loadConfig({ file: f, env: {} }), /b\.env:3: SECONDARY_PATH: is BACKUP_PATH \(.*\/b\): a second copy must be another place/);
+    writeFileSync(f, `BACKUP_PATH=${d.path}/s\nSNAPSHOT_PATH=${d.path}/s\n`);
+    assert.throws(() => loadConfig({ file: f, env: {} }), /b\.env:1: BACKUP_PATH: is SNAPSHOT_PATH/);
+    // Disabled, a secondary path equal to the local one is only a leftover.
+    writeFileSync(f, `BACKUP_PATH=${d.path}/b\nSECONDARY_ENABLED=false\nSECONDARY_PATH=${d.path}/b\n`);
+    assert.doesNotThrow(() => loadConfig({ file: f, env: {} }));
+  } finally {
+    d.cleanup();
+  }
+});
+
 test('configs/backup.env documents every key and is what the generator writes', () => {
   const text = readFileSync(join(PROJECT, 'configs/backup.env'), 'utf8');
   assert.equal(text, renderTemplate(), 'regenerate with: node --import tsx scripts/gen-config-template.ts > configs/backup.env');
