@@ -52,7 +52,7 @@ export const KEYS = {
   COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
   BACKUP_EXCLUDE_PATTERNS: { type: globs, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
   CUSTOM_BACKUP_PATHS: { type: globs, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
-  SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given: an unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
+  SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given; so is one in which a task that tracked 5 files or more would keep none of them. An unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
   MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
 
   // Toggles

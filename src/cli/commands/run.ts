@@ -47,7 +47,8 @@ export const runCmd: Command = {
   help: `  --dry-run  snapshot --check and prune --dry-run: report what would happen, write nothing
   --allow-deletions
              commit even when more than SNAPSHOT_MAX_DELETE_PERCENT of the tracked
-             files would be deleted or the role became unknown (else exit 9)
+             files would be deleted, a task would keep none of its files, or
+             the role became unknown (else exit 9)
 A run report (JSON) and a run log are written to LOG_PATH. Suggested cron line:
   17 * * * *  root  proxsave run -q`,
   options: { 'dry-run': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },

@@ -16,7 +16,8 @@ export const snapshotCmd: Command = {
   --show-secrets   with --diff: show secret contents
   --allow-deletions
                    commit even when more than SNAPSHOT_MAX_DELETE_PERCENT of the
-                   tracked files would be deleted, or the role became unknown
+                   tracked files would be deleted, a task would keep none of
+                   its files (5 or more), or the role became unknown
                    (refused with exit 9 otherwise). An unmounted /etc/pve
                    (pmxcfs down) is refused regardless.`,
   options: { check: { type: 'boolean' }, diff: { type: 'boolean' }, tags: { type: 'string', multiple: true }, 'skip-tags': { type: 'string', multiple: true }, message: { type: 'string', short: 'm' }, 'show-secrets': { type: 'boolean' }, 'allow-deletions': { type: 'boolean' } },
