@@ -60,6 +60,9 @@ export function createProcessRunner({ pathPrefix = [], env = process.env, killGr
   };
 }
 
+/** How long the pipes may stay open after the command exited (output still in flight). */
+const EXIT_DRAIN_MS = 1000;
+
 /**
  * One command on node:child_process directly (not execa: its per-call work
  * cost 3–6 ms of CPU per command on top of the spawn itself, measured with
@@ -117,9 +120,23 @@ function runOne(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxBu
     };
     child.stdout!.on('data', collect(out));
     child.stderr!.on('data', collect(err));
+    // The command is done when it exits, not when the last holder of its
+    // pipes lets go: a daemon it started in a session of its own (setsid,
+    // out of the group's reach) can hold stdout for hours. After the exit,
+    // what is still in flight has a moment to arrive; then the group's
+    // stragglers are killed and the pipes closed, output so far kept.
+    let drainTimer: NodeJS.Timeout | undefined;
+    child.once('exit', () => {
+      drainTimer = setTimeout(() => {
+        killGroup('SIGKILL');
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+      }, EXIT_DRAIN_MS);
+    });
     const settle = () => {
       clearTimeout(timer);
       if (graceTimer) clearTimeout(graceTimer);
+      if (drainTimer) clearTimeout(drainTimer);
       signal?.removeEventListener('abort', stop);
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
