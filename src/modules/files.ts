@@ -151,7 +151,7 @@ export function planFiles({ task, root, accounts, globalExcludes, maxSize, paths
     seen.add(hostPath);
     if (st.isFile()) {
       if (st.size > limit) {
-        plan.warnings.push(`${show(hostPath)}: skipped, ${st.size} bytes is over the size limit of ${limit} (previous version kept)`);
+        plan.warnings.push(`${show(hostPath)}: skipped, ${st.size} bytes is over the size limit of ${limit} (MAX_FILE_SIZE; a version already in the snapshot is kept, none is added)`);
         plan.keep.push(hostPath.slice(1));
         return;
       }
