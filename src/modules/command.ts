@@ -58,6 +58,12 @@ export async function planCommand({ task, runner, facts, defaultTimeout, maxSize
     const last = r.stderr.trim().split('\n').pop()?.slice(0, 200);
     return fail(`exit code ${r.exitCode}${last ? `: ${last}` : ''}`);
   }
+  // A command asked for JSON must give a whole document: a truncated one (a
+  // killed pvesh, a full /tmp) or one mixed with messages is not stored.
+  if (asksForJson(argv)) {
+    const why = jsonProblem(r.stdout);
+    if (why) return fail(`output is not valid JSON (${why}); truncated, or mixed with messages?`);
+  }
   plan.entries.push({
     path,
     type: 'f',
@@ -72,6 +78,22 @@ export async function planCommand({ task, runner, facts, defaultTimeout, maxSize
     task: task.name,
   });
   return plan;
+}
+
+/** `--output-format json` (or json-pretty, or with `=`): the Proxmox CLIs' JSON output. */
+function asksForJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => (a === '--output-format' && (argv[i + 1] ?? '').startsWith('json')) || a.startsWith('--output-format=json'));
+}
+
+function jsonProblem(out: Buffer): string | undefined {
+  const text = out.toString('utf8');
+  if (text.trim() === '') return 'empty';
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.slice(0, 120);
+  }
 }
 
 /** drop_lines and replace rules; binary output is stored untouched. */

@@ -147,3 +147,29 @@ test('not installed is skipped, garbage output is stored as is, oversized output
   assert.equal(r.code, 1);
   assert.ok(existsSync(join(h.repo, 'var/lib/proxsave-info/commands/system/garbage.bin')));
 });
+
+test('a command asked for JSON that prints a truncated document fails and keeps its previous output', async (t) => {
+  const h = miniHost({
+    tasks: tasksYaml(`  - name: storage
+    command: [pvesh, get, /storage, --output-format, json]
+    dest: pve/pvesh-storage.txt
+`),
+  });
+  t.after(h.cleanup);
+  h.stub('pvesh', `echo '[{"storage":"local","type":"dir"}]'`);
+  assert.equal((await h.run('snapshot')).code, 0);
+  h.stub('pvesh', `printf '[{"storage":"local","ty'`);
+  h.write('/etc/hosts', 'changed\n');
+  const r = await h.run('--json', 'snapshot');
+  assert.equal(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as Out;
+  const task = out.tasks.find((x) => x.name === 'storage')!;
+  assert.equal(task.status, 'failed');
+  assert.match(task.reason!, /output is not valid JSON \(.*\); truncated, or mixed with messages\?/);
+  assert.ok(out.commit, 'the rest is committed');
+  assert.equal(git(h.repo, 'show', 'HEAD:var/lib/proxsave-info/commands/pve/pvesh-storage.txt'), '[{"storage":"local","type":"dir"}]\n', 'the whole previous document is kept');
+  // Empty output is no document either.
+  h.stub('pvesh', 'exit 0');
+  const e = JSON.parse((await h.run('--json', 'snapshot', '--check')).stdout) as Out;
+  assert.match(e.tasks.find((x) => x.name === 'storage')!.reason!, /not valid JSON \(empty\)/);
+});
