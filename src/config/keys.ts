@@ -11,7 +11,7 @@ export type KeyKind =
   | { kind: 'path' } // absolute or relative to the config file's directory; '' allowed where default is ''
   | { kind: 'string' }
   | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
-  | { kind: 'globlist' } // a list of globs: as a list, but a comma inside {a,b} stays in its glob; each glob checked
+  | { kind: 'globlist' } // a list of globs: as a list, but a comma inside {a,b}, whitespace or a comma inside [...] and a backslash-escaped space, tab or comma stay in their glob; each glob checked
   | { kind: 'pathlist' } // a list of directories, relative ones resolved like paths
   | { kind: 'size' }; // bytes with optional K/M/G/T suffix (binary)
 
@@ -50,8 +50,8 @@ export const KEYS = {
   // Collection
   COMMAND_TIMEOUT: { type: int(1, 86400), default: '60', section: 'Collection', doc: 'Seconds a task command may run before its whole process group is killed.' },
   COMMAND_CONCURRENCY: { type: int(1, 64), default: '4', section: 'Collection', doc: 'How many task commands run at the same time.' },
-  BACKUP_EXCLUDE_PATTERNS: { type: globs, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task.' },
-  CUSTOM_BACKUP_PATHS: { type: globs, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task.' },
+  BACKUP_EXCLUDE_PATTERNS: { type: globs, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task. A space in a path is written as in CUSTOM_BACKUP_PATHS (/opt/my\\ app/cache).' },
+  CUSTOM_BACKUP_PATHS: { type: globs, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task. Spaces and commas separate paths; one that is part of a path is written with a backslash or in brackets, quoted or not: /opt/my\\ app and /opt/my[ ]app both name the directory "/opt/my app", /srv/a\\,b and /srv/a[,]b the file "/srv/a,b".' },
   SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given; so is one in which a task that tracked 5 files or more would keep none of them. An unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
   MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
 

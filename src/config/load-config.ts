@@ -9,7 +9,7 @@ import { ProblemsError, ProxsaveError, errnoCode, type Problem } from '../core/e
 import { KEYS, KEY_NAMES, type Config, type KeyDef, type KeyKind, type KeyName } from './keys.ts';
 import { parseEnv } from './parse-env.ts';
 import { parseSize } from '../util/size.ts';
-import { globProblem, splitGlobs } from '../util/glob.ts';
+import { globProblem, joinGlobs, splitGlobs } from '../util/glob.ts';
 
 export type Source = { kind: 'default' } | { kind: 'file'; file: string; line: number } | { kind: 'env' } | { kind: 'flag'; flag: string };
 
@@ -37,7 +37,7 @@ for (const k of KEY_NAMES) for (const a of (KEYS[k] as KeyDef).aliases ?? []) AL
 export function loadConfig({ file, env = process.env, flags = {}, cwd = process.cwd() }: LoadConfigOptions = {}): LoadedConfig {
   const problems: Problem[] = [];
   const warnings: string[] = [];
-  const raw = new Map<KeyName, { value: string; source: Source; base: string }>();
+  const raw = new Map<KeyName, { value: string; listValue?: string; source: Source; base: string }>();
 
   if (file !== undefined) {
     let text: string;
@@ -62,7 +62,7 @@ export function loadConfig({ file, env = process.env, flags = {}, cwd = process.
       const prev = seen.get(key);
       if (prev !== undefined) warnings.push(`${file}:${entry.line}: ${entry.key}: overrides the value set on line ${prev}`);
       seen.set(key, entry.line);
-      raw.set(key, { value: entry.value, source: { kind: 'file', file, line: entry.line }, base: dirname(resolve(cwd, file)) });
+      raw.set(key, { value: entry.value, ...(entry.listValue !== undefined ? { listValue: entry.listValue } : {}), source: { kind: 'file', file, line: entry.line }, base: dirname(resolve(cwd, file)) });
     }
   }
   for (const key of KEY_NAMES) {
@@ -92,7 +92,8 @@ export function loadConfig({ file, env = process.env, flags = {}, cwd = process.
       problems.push({ ...locate(source), key, message: `must not be empty; remove the line to use the default (${def.default})` });
       continue;
     }
-    const r = coerce(def.type, value, given?.base ?? cwd);
+    // A glob list reads the value with its escaped spaces and commas (`/opt/my\ app`).
+    const r = coerce(def.type, def.type.kind === 'globlist' ? (given?.listValue ?? value) : value, given?.base ?? cwd);
     if ('error' in r) {
       problems.push({ ...locate(source), key, message: r.error, ...(r.allowed ? { allowed: r.allowed } : {}) });
       continue;
@@ -229,6 +230,8 @@ export function coerce(type: KeyKind, value: string, base: string): Coerced {
 /** For `config check` and logs: the value as text, secrets masked. */
 export function displayValue(key: KeyName, value: unknown): string {
   if ((KEYS[key] as KeyDef).secret && value !== '') return '********';
+  // Written as it would be in backup.env: /opt/my\ app is one path.
+  if (Array.isArray(value) && KEYS[key].type.kind === 'globlist') return joinGlobs(value as string[]);
   if (Array.isArray(value)) return value.join(' ');
   return String(value);
 }

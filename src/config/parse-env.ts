@@ -1,12 +1,20 @@
 // A backup.env reader that behaves like the shell files the proxsave family
 // uses: KEY=value, `export` prefix, # comments, single quotes (literal), double
 // quotes (escapes, ${VAR} expansion, may span lines for lists). It never runs
-// anything: command substitution is rejected, not executed.
+// anything: command substitution is rejected, not executed. An unquoted
+// `\ ` or `\,` is also kept escaped for the glob list keys (listValue).
 import type { Problem } from '../core/errors.ts';
 
 export interface EnvEntry {
   key: string;
   value: string;
+  /**
+   * The value as a list of globs reads it (splitGlobs): a space, tab or comma
+   * escaped with a backslash outside quotes keeps its backslash, so that
+   * `CUSTOM_BACKUP_PATHS=/opt/my\ app` is one path as it is in quotes. Set
+   * only when it differs from `value`.
+   */
+  listValue?: string;
   line: number;
 }
 
@@ -63,6 +71,13 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
     // Parse the value character by character from just after '='.
     let p = lineStart + offset + eq + 1;
     let value = '';
+    // `value`, but an unquoted `\ ` `\<tab>` `\,` keeps its backslash.
+    let listValue = '';
+    let listDiffers = false;
+    const add = (s: string) => {
+      value += s;
+      listValue += s;
+    };
     let ok = true;
     /** Appends the expansion of the `$…` at `at`; returns where parsing goes on. */
     const expand = (at: number): number => {
@@ -71,7 +86,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
         fail(r.error, key, line);
         ok = false;
       }
-      value += r.text;
+      add(r.text);
       return r.end;
     };
     while (p < src.length && src[p] !== '\n') {
@@ -86,7 +101,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
         }
         const chunk = src.slice(p + 1, close);
         line += countNewlines(chunk);
-        value += chunk;
+        add(chunk);
         p = close + 1;
       } else if (c === '"') {
         p++;
@@ -105,7 +120,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
               p += 2;
               continue;
             }
-            value += n === 'n' ? '\n' : n === 't' ? '\t' : '"\\$`'.includes(n) ? n : '\\' + n;
+            add(n === 'n' ? '\n' : n === 't' ? '\t' : '"\\$`'.includes(n) ? n : '\\' + n);
             p += 2;
             continue;
           }
@@ -118,7 +133,7 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
             ok = false;
           }
           if (d === '\n') line++;
-          value += d;
+          add(d);
           p++;
         }
         if (!closed) {
@@ -136,17 +151,23 @@ export function parseEnv(text: string, file: string, lookup: (name: string) => s
         ok = false;
         p++;
       } else if (c === '\\' && p + 1 < src.length && src[p + 1] !== '\n') {
-        value += src[p + 1];
+        const n = src[p + 1]!;
+        value += n;
+        if (n === ' ' || n === '\t' || n === ',') {
+          listValue += '\\' + n;
+          listDiffers = true;
+        } else listValue += n;
         p += 2;
       } else {
-        value += c;
+        add(c);
         p++;
       }
     }
     // Unquoted trailing whitespace is not part of the value.
     value = value.replace(/[ \t]+$/, '');
+    listValue = listValue.replace(/[ \t]+$/, '');
     if (ok) {
-      entries.push({ key, value, line: startLine });
+      entries.push({ key, value, ...(listDiffers ? { listValue } : {}), line: startLine });
       defined.set(key, value);
     }
     i = p + 1;

@@ -2,7 +2,9 @@
 // segment, `**` crosses segments, `{a,b}` alternates, `[...]` is a class
 // (`[!...]` its complement, a `]` first in it is literal, so `[*]`, `[?]`,
 // `[[]` and `[]]` match those characters). A backslash is an ordinary
-// character: systemd writes names such as `dev-disk-by\x2duuid.swap`.
+// character: systemd writes names such as `dev-disk-by\x2duuid.swap`. Only
+// in a list of globs (splitGlobs) does a backslash before a space, a tab or
+// a comma keep that character in its glob.
 import { ProxsaveError } from '../core/errors.ts';
 
 const cache = new Map<string, RegExp>();
@@ -34,12 +36,43 @@ export function globProblem(glob: string): string | undefined {
   return depth > 0 ? 'a { is not closed' : undefined;
 }
 
-/** Globs separated by whitespace or commas, except a comma inside braces: `{a,b}` stays one glob. */
+/**
+ * Where a bracket expression opened at `open` in a list of globs closes, or -1
+ * when that `[` is an ordinary character. As in the glob itself, but a class
+ * never spans a `/` or a line: `/srv/a[ /srv/b]` is still two globs.
+ */
+function listClassEnd(text: string, open: number): number {
+  const close = classEnd(text, open);
+  return close === -1 || /[/\n]/.test(text.slice(open + 1, close)) ? -1 : close;
+}
+
+/**
+ * Globs separated by whitespace or commas. These stay in their glob: a comma
+ * inside braces (`{a,b}`), whitespace or a comma inside a bracket expression
+ * (`/opt/my[ ]app`), and a space, tab or comma escaped with a backslash
+ * (`/opt/my\ app`, `/srv/a\,b`), which becomes that character itself (an
+ * escaped comma inside braces is a literal comma, not an alternative). Any
+ * other backslash is an ordinary character.
+ */
 export function splitGlobs(text: string): string[] {
   const out: string[] = [];
   let cur = '';
   let depth = 0;
-  for (const c of text) {
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && i + 1 < text.length && /[ \t,]/.test(text[i + 1]!)) {
+      const e = text[++i]!;
+      cur += e === ',' && depth > 0 ? '[,]' : e;
+      continue;
+    }
+    if (c === '[') {
+      const close = listClassEnd(text, i);
+      if (close !== -1) {
+        cur += text.slice(i, close + 1);
+        i = close;
+        continue;
+      }
+    }
     if (c === '{') depth++;
     else if (c === '}' && depth > 0) depth--;
     if (/\s/.test(c) || (c === ',' && depth === 0)) {
@@ -50,6 +83,31 @@ export function splitGlobs(text: string): string[] {
   }
   if (cur !== '') out.push(cur);
   return out;
+}
+
+/** The list splitGlobs reads back as `globs`: a space, tab or comma that would split is escaped. */
+export function joinGlobs(globs: readonly string[]): string {
+  return globs
+    .map((g) => {
+      let out = '';
+      let depth = 0;
+      for (let i = 0; i < g.length; i++) {
+        const c = g[i]!;
+        if (c === '[') {
+          const close = listClassEnd(g, i);
+          if (close !== -1) {
+            out += g.slice(i, close + 1);
+            i = close;
+            continue;
+          }
+        }
+        if (c === '{') depth++;
+        else if (c === '}' && depth > 0) depth--;
+        out += c === ' ' || c === '\t' || (c === ',' && depth === 0) ? '\\' + c : c;
+      }
+      return out;
+    })
+    .join(' ');
 }
 
 /** `glob` as an anchored RegExp; a malformed glob is a CONFIG error (exit 2) naming it. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { isProxsaveError, ProblemsError } from '../../src/core/errors.ts';
-import { globProblem, globToRegExp } from '../../src/util/glob.ts';
+import { globProblem, globToRegExp, joinGlobs, splitGlobs } from '../../src/util/glob.ts';
 import { runCli, tempDir } from '../helpers/cli.ts';
 
 test('glob classes take ] first as a member; a backslash is an ordinary character', () => {
@@ -56,4 +56,33 @@ test('a malformed glob is a CONFIG error naming it: unclosed {, a backwards rang
   } finally {
     d.cleanup();
   }
+});
+
+test('splitGlobs: a space or comma inside a glob is escaped (\\ , \\,) or bracketed ([ ], [,]); other backslashes stay', () => {
+  assert.deepEqual(splitGlobs('/etc/a /etc/b,/etc/c\n /etc/{x,y}/*'), ['/etc/a', '/etc/b', '/etc/c', '/etc/{x,y}/*']);
+  // Escaped: the character itself, the backslash dropped.
+  assert.deepEqual(splitGlobs('/opt/my\\ app /srv/x'), ['/opt/my app', '/srv/x']);
+  assert.deepEqual(splitGlobs('/opt/a\\,b,/opt/tab\\\tx'), ['/opt/a,b', '/opt/tab\tx']);
+  assert.deepEqual(splitGlobs('/opt/{one\\,two,three}'), ['/opt/{one[,]two,three}'], 'an escaped comma in braces is a literal comma');
+  assert.ok(globToRegExp('/opt/{one[,]two,three}').test('/opt/one,two') && !globToRegExp('/opt/{one[,]two,three}').test('/opt/one'));
+  // In a bracket expression whitespace and commas are members, not separators.
+  assert.deepEqual(splitGlobs('/opt/my[ ]app, /srv/a[,]b /srv/[ab ]c'), ['/opt/my[ ]app', '/srv/a[,]b', '/srv/[ab ]c']);
+  assert.deepEqual(splitGlobs('/etc/[{]x,/etc/y'), ['/etc/[{]x', '/etc/y'], 'a [{] opens no braces');
+  // A [ that closes only across a / or a line, or never, is an ordinary character.
+  assert.deepEqual(splitGlobs('/srv/a[ /srv/b]'), ['/srv/a[', '/srv/b]']);
+  assert.deepEqual(splitGlobs('/srv/[oops /srv/x'), ['/srv/[oops', '/srv/x']);
+  assert.deepEqual(splitGlobs('/srv/a[\n]'), ['/srv/a[', ']']);
+  // Other backslashes are ordinary: systemd unit names.
+  assert.deepEqual(splitGlobs('/etc/systemd/system/dev-disk-by\\x2duuid-*.swap'), ['/etc/systemd/system/dev-disk-by\\x2duuid-*.swap']);
+  // What the glob engine then matches: [ ] is a literal space, and so is an escaped one.
+  for (const g of [...splitGlobs('/opt/my[ ]app/*.conf'), ...splitGlobs('/opt/my\\ app/*.conf')]) {
+    assert.ok(globToRegExp(g).test('/opt/my app/a.conf'), g);
+    assert.ok(!globToRegExp(g).test('/opt/myxapp/a.conf'), g);
+  }
+});
+
+test('joinGlobs writes a list that splitGlobs reads back as the same globs', () => {
+  const globs = ['/opt/my app', '/srv/a,b', '/etc/{pve,network}/*', '/opt/my[ ]app/x', '/srv/tab\tx', '/opt/{one[,]two,three}', '/srv/[oops x'];
+  assert.equal(joinGlobs(globs.slice(0, 4)), '/opt/my\\ app /srv/a\\,b /etc/{pve,network}/* /opt/my[ ]app/x');
+  assert.deepEqual(splitGlobs(joinGlobs(globs)), globs);
 });
