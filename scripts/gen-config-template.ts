@@ -30,7 +30,7 @@ let section = '';
 for (const [k, d] of Object.entries(KEYS) as [string, KeyDef][]) {
   if (d.section !== section) { section = d.section; out.push(`\n# ---------------------------------------------------------------- ${section}\n`); }
   const t = d.type;
-  const allowed = t.kind === 'bool' ? 'true | false' : t.kind === 'int' || t.kind === 'number' ? `${t.min} to ${t.max}` : t.kind === 'enum' ? [...t.values, ...Object.keys(t.aliases ?? {})].join(' | ') : t.kind === 'size' ? 'bytes, or a number with K, M, G, T' : t.kind === 'list' ? 'a list: separated by spaces, commas or newlines' : t.kind === 'globlist' ? 'globs (* ? ** {a,b} [...]) separated by spaces, commas or newlines; a space or comma that is part of a path is written \\  or [ ], \\, or [,]' : t.kind === 'pathlist' ? 'directories separated by spaces, commas or colons' : t.kind === 'path' ? 'a path' : 'text';
+  const allowed = t.kind === 'bool' ? 'true | false' : t.kind === 'int' || t.kind === 'number' ? `${t.min} to ${t.max}` : t.kind === 'enum' ? [...t.values, ...Object.keys(t.aliases ?? {})].join(' | ') : t.kind === 'size' ? `at least ${t.min} ${t.min === 1 ? 'byte' : 'bytes'}: bytes, or a number with K, M, G, T` : t.kind === 'list' ? 'a list: separated by spaces, commas or newlines' : t.kind === 'globlist' ? 'globs (* ? ** {a,b} [...]) separated by spaces, commas or newlines; a space or comma that is part of a path is written \\  or [ ], \\, or [,]' : t.kind === 'pathlist' ? 'directories separated by spaces, commas or colons' : t.kind === 'path' ? 'a path' : 'text';
   out.push(`# ${d.doc}`);
   out.push(`# Allowed: ${allowed}.${d.aliases ? ` Also accepted as: ${d.aliases.join(', ')}.` : ''}`);
   if (EXAMPLES[k]) out.push(EXAMPLES[k]!);

@@ -13,7 +13,7 @@ export type KeyKind =
   | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
   | { kind: 'globlist' } // a list of globs: as a list, but a comma inside {a,b}, whitespace or a comma inside [...] and a backslash-escaped space, tab or comma stay in their glob; each glob checked
   | { kind: 'pathlist' } // a list of directories, relative ones resolved like paths
-  | { kind: 'size' }; // bytes with optional K/M/G/T suffix (binary)
+  | { kind: 'size'; min: number }; // bytes with optional K/M/G/T suffix (binary), at least min bytes
 
 export interface KeyDef {
   type: KeyKind;
@@ -53,7 +53,7 @@ export const KEYS = {
   BACKUP_EXCLUDE_PATTERNS: { type: globs, default: '', section: 'Collection', doc: 'Globs matched against host paths; matching files are never collected by any files task. A space in a path is written as in CUSTOM_BACKUP_PATHS (/opt/my\\ app/cache).' },
   CUSTOM_BACKUP_PATHS: { type: globs, default: '', section: 'Collection', doc: 'Extra host paths (files, directories or globs) collected by the custom-paths task. Spaces and commas separate paths; one that is part of a path is written with a backslash or in brackets, quoted or not: /opt/my\\ app and /opt/my[ ]app both name the directory "/opt/my app", /srv/a\\,b and /srv/a[,]b the file "/srv/a,b".' },
   SNAPSHOT_MAX_DELETE_PERCENT: { type: int(0, 100), default: '50', section: 'Collection', doc: 'A snapshot that would delete more than this percentage of the tracked files is refused (exit 9, nothing committed) unless --allow-deletions is given; so is one in which a task that tracked 5 files or more would keep none of them. An unmounted /etc/pve or a wrong --root must never become the newest backup. 100 disables the guard.' },
-  MAX_FILE_SIZE: { type: { kind: 'size' }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (K, M, G suffixes are binary).' },
+  MAX_FILE_SIZE: { type: { kind: 'size', min: 1 }, default: '64M', section: 'Collection', doc: 'Files larger than this are skipped with a warning (their previous version is kept), and a command whose output is larger fails (K, M, G suffixes are binary). There is no "no limit": 0 is refused.' },
 
   // Toggles
   BACKUP_CLUSTER_CONFIG: toggle('PVE cluster filesystem /etc/pve and /var/lib/pve-cluster.'),

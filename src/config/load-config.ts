@@ -219,7 +219,10 @@ export function coerce(type: KeyKind, value: string, base: string): Coerced {
       return { value: v === '' ? [] : v.split(/[\s,:]+/).filter((x) => x !== '').map((x) => (isAbsolute(x) ? resolve(x) : resolve(base, x))) };
     case 'size': {
       const n = parseSize(v);
-      if (n === undefined) return { error: `"${value}" is not a size`, allowed: 'bytes or a number with K, M, G or T (e.g. 64M)' };
+      const allowed = `${type.min === 1 ? '1 byte' : `${type.min} bytes`} or more: bytes or a number with K, M, G or T (e.g. 64M)`;
+      if (n === undefined) return { error: `"${value}" is not a size`, allowed };
+      // MAX_FILE_SIZE=0 would skip every file that is not empty and fail every command.
+      if (n < type.min) return { error: `"${value}" is out of range (${n} bytes): every file larger would be skipped and every command output refused`, allowed };
       return { value: n };
     }
     case 'string':

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { TOGGLE_KEYS } from '../config/keys.ts';
 import { globProblem } from '../util/glob.ts';
+import { parseSize } from '../util/size.ts';
 
 
 
@@ -27,8 +28,10 @@ const destPath = z.string().min(1).superRefine((d, ctx) => {
   if (why) ctx.addIssue({ code: 'custom', message: why });
 });
 
+// At least one byte: max_size 0 would skip every file that is not empty.
 const sizeString = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, 'a size such as 512K, 1M or 64M')]);
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, 'a size such as 512K, 1M or 64M')])
+  .refine((v) => (parseSize(v) ?? 0) >= 1, 'a size of at least 1 byte, such as 512K, 1M or 64M (0 would skip every file that is not empty)');
 
 /** A substitution applied to a command's output before it is stored. */
 const replaceRule = z.strictObject({

@@ -88,6 +88,32 @@ test('loadConfig: every invalid value reported as FILE:LINE: KEY: problem (allow
   }
 });
 
+test('loadConfig: MAX_FILE_SIZE=0 is refused with the range (it would skip every file and refuse every command output)', () => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    for (const v of ['0', '0K', '0.5']) {
+      writeFileSync(f, `# x\nMAX_FILE_SIZE=${v}\n`);
+      assert.throws(
+        () => loadConfig({ file: f, env: {} }),
+        (e: unknown) => {
+          assert.ok(e instanceof ProblemsError);
+          assert.match(e.message, new RegExp(`${f}:2: MAX_FILE_SIZE: "${v.replace('.', '\\.')}" is out of range \\(0 bytes\\): every file larger would be skipped and every command output refused \\(allowed: 1 byte or more: bytes or a number with K, M, G or T \\(e\\.g\\. 64M\\)\\)`));
+          return true;
+        },
+        v,
+      );
+    }
+    assert.throws(() => loadConfig({ file: f, env: { MAX_FILE_SIZE: '0' } }), /environment: MAX_FILE_SIZE: "0" is out of range/);
+    writeFileSync(f, 'MAX_FILE_SIZE=1\n');
+    assert.equal(loadConfig({ file: f, env: {} }).config.MAX_FILE_SIZE, 1);
+    writeFileSync(f, 'MAX_FILE_SIZE=1K\n');
+    assert.equal(loadConfig({ file: f, env: {} }).config.MAX_FILE_SIZE, 1024);
+  } finally {
+    d.cleanup();
+  }
+});
+
 test('loadConfig: a path that has a default cannot be emptied; the secondary copy cannot be the local one', () => {
   const d = tempDir();
   try {

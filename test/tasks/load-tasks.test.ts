@@ -41,6 +41,15 @@ test('task files: every problem names file, line, task and field', () => {
     dest: ../../etc/passwd
   - name: ok task
     files: [/etc/y]
+  - name: zero size
+    files: [/etc/z]
+    max_size: 0
+  - name: zero K
+    files: [/etc/z]
+    max_size: 0K
+  - name: one byte
+    files: [/etc/z]
+    max_size: 1
 `);
   const text = p.map((x) => `${x.line}: ${x.message}`);
   const has = (re: RegExp) => assert.ok(text.some((t) => re.test(t)), `${re} in\n${text.join('\n')}`);
@@ -51,6 +60,9 @@ test('task files: every problem names file, line, task and field', () => {
   has(/^18: task "bad toggle": toggle:/);
   has(/^21: task "bad dest": dest:/);
   has(/^22: task "ok task": duplicate name \(first defined at t\.yaml:2\)/);
+  has(/^26: task "zero size": max_size: a size of at least 1 byte/);
+  has(/^29: task "zero K": max_size: a size of at least 1 byte/);
+  assert.ok(!text.some((t) => t.includes('"one byte"')), text.join('\n'));
 });
 
 test('task files: YAML syntax errors and bad regexes are located', () => {
