@@ -130,14 +130,22 @@ export function where(source: Source): string {
 
 function crossCheck(c: Config, s: Record<KeyName, Source>): Problem[] {
   const out: Problem[] = [];
-  const need = (cond: boolean, key: KeyName, message: string) => {
-    if (cond) out.push({ ...locate(s[key]), key, message });
+  const need = (cond: boolean, key: KeyName, message: string, at: Source = s[key]) => {
+    if (cond) out.push({ ...locate(at), key, message });
   };
-  need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true');
+  // A key required by another one and never set is located where the other
+  // one was set (b.env:3 for CLOUD_ENABLED=true), not at "default".
+  const requiredBy = (key: KeyName, by: KeyName): Source => (s[key].kind === 'default' ? s[by] : s[key]);
+  // Two keys that must differ: reported on the one that was set (the other may be its default).
+  const clash = (a: KeyName, b: KeyName): [KeyName, KeyName] => (s[a].kind === 'default' && s[b].kind !== 'default' ? [b, a] : [a, b]);
+  need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === '', 'SECONDARY_PATH', 'required when SECONDARY_ENABLED=true', requiredBy('SECONDARY_PATH', 'SECONDARY_ENABLED'));
   need(c.SECONDARY_ENABLED && c.SECONDARY_PATH !== '' && c.SECONDARY_PATH === c.BACKUP_PATH, 'SECONDARY_PATH', `is BACKUP_PATH (${c.BACKUP_PATH}): a second copy must be another place (another disk, an NFS or CIFS mount)`);
-  need(c.BACKUP_PATH === c.SNAPSHOT_PATH, 'BACKUP_PATH', `is SNAPSHOT_PATH (${c.SNAPSHOT_PATH}): the archives would land in the snapshot's working tree`);
+  {
+    const [key, other] = clash('BACKUP_PATH', 'SNAPSHOT_PATH');
+    need(c.BACKUP_PATH === c.SNAPSHOT_PATH, key, `is ${other} (${c[other]}): the archives would land in the snapshot's working tree`);
+  }
   need(c.SECONDARY_ENABLED && c.SECONDARY_PATH === c.SNAPSHOT_PATH, 'SECONDARY_PATH', `is SNAPSHOT_PATH (${c.SNAPSHOT_PATH}): the archives would land in the snapshot's working tree`);
-  need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true');
+  need(c.CLOUD_ENABLED && c.CLOUD_REMOTE === '', 'CLOUD_REMOTE', 'required when CLOUD_ENABLED=true', requiredBy('CLOUD_REMOTE', 'CLOUD_ENABLED'));
   need(c.CLOUD_REMOTE.includes(':'), 'CLOUD_REMOTE', 'give the remote name without the colon');
   if (c.COMPRESSION_LEVEL !== '') {
     const [lo, hi] = LEVEL_RANGE[c.COMPRESSION_TYPE as CompressionType] ?? [0, 0];

@@ -140,6 +140,38 @@ test('loadConfig: a path that has a default cannot be emptied; the secondary cop
   }
 });
 
+test('loadConfig: a required key that was never set is located where the key requiring it was set, not at "default"', () => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    const problems = (text: string, env: NodeJS.ProcessEnv = {}) => {
+      writeFileSync(f, text);
+      try {
+        loadConfig({ file: f, env });
+      } catch (e) {
+        assert.ok(e instanceof ProblemsError, String(e));
+        return e.message;
+      }
+      assert.fail('no problem reported');
+    };
+    let m = problems('# x\n\nCLOUD_ENABLED=true\nSECONDARY_ENABLED=yes\n');
+    assert.match(m, new RegExp(`${f}:3: CLOUD_REMOTE: required when CLOUD_ENABLED=true`));
+    assert.match(m, new RegExp(`${f}:4: SECONDARY_PATH: required when SECONDARY_ENABLED=true`));
+    assert.doesNotMatch(m, /default:/);
+    // Set, but empty: its own line.
+    m = problems('CLOUD_ENABLED=true\nCLOUD_REMOTE=\n');
+    assert.match(m, new RegExp(`${f}:2: CLOUD_REMOTE: required when CLOUD_ENABLED=true`));
+    // Enabled from the environment: located there.
+    assert.match(problems('', { CLOUD_ENABLED: 'true' }), /environment: CLOUD_REMOTE: required when CLOUD_ENABLED=true/);
+    // SNAPSHOT_PATH set to the default BACKUP_PATH: reported on the line that was written.
+    m = problems('# x\nSNAPSHOT_PATH=/var/lib/proxsave/backup\n');
+    assert.match(m, new RegExp(`${f}:2: SNAPSHOT_PATH: is BACKUP_PATH \\(/var/lib/proxsave/backup\\): the archives would land`));
+    assert.doesNotMatch(m, /default:/);
+  } finally {
+    d.cleanup();
+  }
+});
+
 test('configs/backup.env documents every key and is what the generator writes', () => {
   const text = readFileSync(join(PROJECT, 'configs/backup.env'), 'utf8');
   assert.equal(text, renderTemplate(), 'regenerate with: node --import tsx scripts/gen-config-template.ts > configs/backup.env');
