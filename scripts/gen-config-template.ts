@@ -21,7 +21,8 @@ out.push(`# proxsave configuration (backup.env)
 # expand \${VAR} and may span several lines (for lists), 'single quotes' are
 # literal. Unknown keys are warned about and ignored. Precedence, highest
 # first: command-line flag, environment variable, this file, the default.
-# Relative paths are relative to the directory of this file.
+# Relative paths are relative to the directory of this file; ~ is not
+# expanded (a path starting with ~ is refused: write /root/...).
 # Check a file with: proxsave config check -c /etc/proxsave/backup.env
 #
 # Every key is listed below with its default value.

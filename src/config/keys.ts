@@ -8,7 +8,7 @@ export type KeyKind =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'enum'; values: readonly string[]; aliases?: Record<string, string> }
-  | { kind: 'path' } // absolute or relative to the config file's directory; '' allowed where default is ''
+  | { kind: 'path' } // absolute or relative to the config file's directory (a leading ~ is refused, not expanded); '' allowed where default is ''
   | { kind: 'string' }
   | { kind: 'list' } // whitespace, comma or newline separated; quoted multi-line blocks allowed
   | { kind: 'globlist' } // a list of globs: as a list, but a comma inside {a,b}, whitespace or a comma inside [...] and a backslash-escaped space, tab or comma stay in their glob; each glob checked

@@ -180,6 +180,14 @@ function checkRootDir(path: string): string | undefined {
 
 type Coerced = { value: unknown } | { error: string; allowed?: string };
 
+/**
+ * `~/x` (or `~user/x`) is not expanded: read as relative to the config
+ * file's directory it would become a directory named `~` there.
+ */
+function tilde(v: string): Coerced {
+  return { error: `"${v}": give an absolute path; ~ is not expanded (root's home is /root)` };
+}
+
 const TRUE = new Set(['true', 'yes', '1', 'on']);
 const FALSE = new Set(['false', 'no', '0', 'off']);
 
@@ -212,19 +220,25 @@ export function coerce(type: KeyKind, value: string, base: string): Coerced {
     case 'path':
       if (v === '') return { value: '' };
       if (v.includes('\0')) return { error: 'contains a NUL byte' };
+      if (v.startsWith('~')) return tilde(v);
       return { value: isAbsolute(v) ? resolve(v) : resolve(base, v) };
     case 'list':
       return { value: v === '' ? [] : v.split(/[\s,]+/).filter((x) => x !== '') };
     case 'globlist': {
       const out = splitGlobs(v);
       for (const g of out) {
+        if (g.startsWith('~')) return tilde(g);
         const problem = globProblem(g);
         if (problem) return { error: `the glob "${g}" is malformed: ${problem}`, allowed: 'globs: * ? ** {a,b} [...]; [*] [?] [[] [{] match those characters' };
       }
       return { value: out };
     }
-    case 'pathlist':
-      return { value: v === '' ? [] : v.split(/[\s,:]+/).filter((x) => x !== '').map((x) => (isAbsolute(x) ? resolve(x) : resolve(base, x))) };
+    case 'pathlist': {
+      const dirs = v === '' ? [] : v.split(/[\s,:]+/).filter((x) => x !== '');
+      const home = dirs.find((x) => x.startsWith('~'));
+      if (home !== undefined) return tilde(home);
+      return { value: dirs.map((x) => (isAbsolute(x) ? resolve(x) : resolve(base, x))) };
+    }
     case 'size': {
       const n = parseSize(v);
       const allowed = `${type.min === 1 ? '1 byte' : `${type.min} bytes`} or more: bytes or a number with K, M, G or T (e.g. 64M)`;

@@ -172,6 +172,35 @@ test('loadConfig: a required key that was never set is located where the key req
   }
 });
 
+test('loadConfig: a path starting with ~ is refused (it is not expanded), never made into a directory named ~', async (t) => {
+  const d = tempDir();
+  try {
+    const f = join(d.path, 'b.env');
+    writeFileSync(f, '# x\nSNAPSHOT_PATH=~/snapshots\nBACKUP_PATH="~"\nCOMMAND_PATH=/usr/local/bin:~/bin\nCUSTOM_BACKUP_PATHS=/etc/x ~/.bashrc\nLOG_PATH=~root/log\nLOCK_PATH=./~lock\n');
+    assert.throws(
+      () => loadConfig({ file: f, env: {} }),
+      (e: unknown) => {
+        assert.ok(e instanceof ProblemsError);
+        for (const [line, key, v] of [[2, 'SNAPSHOT_PATH', '~/snapshots'], [3, 'BACKUP_PATH', '~'], [4, 'COMMAND_PATH', '~/bin'], [5, 'CUSTOM_BACKUP_PATHS', '~/.bashrc'], [6, 'LOG_PATH', '~root/log']] as const)
+          assert.match(e.message, new RegExp(`${f}:${line}: ${key}: "${v}": give an absolute path; ~ is not expanded`), key);
+        assert.doesNotMatch(e.message, /LOCK_PATH/, 'a ~ inside a relative path is an ordinary character');
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig({ env: { SNAPSHOT_PATH: '~/s' } }), /environment: SNAPSHOT_PATH: "~\/s": give an absolute path/);
+    assert.throws(() => loadConfig({ env: {}, flags: { SYSTEM_ROOT_PREFIX: { value: '~/root', flag: '--root' } } }), /flag --root: SYSTEM_ROOT_PREFIX: "~\/root": give an absolute path/);
+  } finally {
+    d.cleanup();
+  }
+  // Through the CLI: exit 2, and nothing named ~ is created beside the config.
+  const h = miniHost({ extraConfig: 'SNAPSHOT_PATH=~/snapshots\n' });
+  t.after(h.cleanup);
+  const r = await h.run('snapshot');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /SNAPSHOT_PATH: "~\/snapshots": give an absolute path; ~ is not expanded/);
+  assert.equal(existsSync(join(h.base, '~')), false);
+});
+
 test('configs/backup.env documents every key and is what the generator writes', () => {
   const text = readFileSync(join(PROJECT, 'configs/backup.env'), 'utf8');
   assert.equal(text, renderTemplate(), 'regenerate with: node --import tsx scripts/gen-config-template.ts > configs/backup.env');
