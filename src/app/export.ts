@@ -225,6 +225,7 @@ export async function exportSnapshot({
   const workTree = resolveRef({ dir: repoDir, ref: 'HEAD' }) === oid ? new WorkTreeBlobs(repoDir) : false;
   const onPrefetchError = (e: Error) => reporter.log('warn', `reading the snapshot's small files ahead failed (${e.message}); they are read one by one`);
   const ahead = workTree ? startPrefetch(repoDir, workTree, onPrefetchError) : undefined;
+  const onCold = () => reporter.log('info', "the snapshot's working tree is not in the page cache (its small files read slowly): the rest of them are read from the pack");
   try {
     const items = await commitEntries({ dir: repoDir, tree: info.tree, read: objects.read, ...(onEntries ? { onMetadata: onEntries } : {}) });
     await removeQuietly(partial);
@@ -257,7 +258,7 @@ export async function exportSnapshot({
     const hasher = new HashCounter();
     try {
       // Batches are reused only where the sink hands them back (the direct path).
-      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, workTree, ahead, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
+      const source = Readable.from(tarChunks({ dir: repoDir, items, mtime: info.timestamp, written, read: objects.read, workTree, ahead, onCold, ...(direct ? { pool } : {}) }), { objectMode: false, highWaterMark: 1 << 20 });
       const opts = signal ? { signal } : {};
       if (direct) {
         try {

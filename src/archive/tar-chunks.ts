@@ -67,6 +67,7 @@ export async function* tarChunks({
   read = (oid) => readObject(dir, oid),
   pool,
   ahead,
+  onCold,
 }: {
   dir: string;
   /** In archive order; consumed one at a time (commit-entries streams them). */
@@ -82,11 +83,14 @@ export async function* tarChunks({
   pool?: BatchPool;
   /** A worker reading `workTree`'s small files ahead (startPrefetch), started and closed by the caller. */
   ahead?: WorkTreePrefetch | undefined;
+  /** Told once when the working tree reads as cold (ReadGauge): from then on small files come from git. */
+  onCold?: () => void;
 }): AsyncGenerator<Buffer> {
   const wt = workTree === undefined ? new WorkTreeBlobs(dir) : workTree;
   /** One header block, reused: copied into the batch before the next entry. */
   const scratch = Buffer.alloc(512);
   let count = 0;
+  let cold = false;
   // Small pieces (headers, small files) are copied into ~1 MiB batches so
   // the compressor sees few large writes; big blobs pass through as they are.
   const fresh = (): Buffer => (pool ? pool.get() : Buffer.allocUnsafe(BATCH));
@@ -118,8 +122,14 @@ export async function* tarChunks({
     if (item.link !== undefined) linkname = `./${item.link}`;
     else if (item.kind === 'file' && wt) {
       const c = wt.candidate(item.path, item.oid!);
-      if (c && c.size <= BATCH / 2) small = c;
-      else if (c) file = wt.open(c);
+      if (c && c.size <= BATCH / 2) {
+        // Cold: the pack, read in large pieces, beats a disk read per file.
+        if (!cold && (wt.gauge.cold || ahead?.cold)) {
+          cold = true;
+          onCold?.();
+        }
+        if (!cold) small = c;
+      } else if (c) file = wt.open(c);
     }
     if (item.kind !== 'directory' && item.link === undefined && !file && !small) {
       const obj = await read(item.oid!);

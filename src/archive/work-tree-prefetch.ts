@@ -31,7 +31,7 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts');
 export const PREFETCH_MIN_ENTRIES = 20_000;
 
 /** Control words at the start of the shared memory (Int32 indexes). */
-export const CTRL = { written: 0, read: 1, done: 2, stop: 3, started: 4, claimed: 5, waiting: 6 } as const;
+export const CTRL = { written: 0, read: 1, done: 2, stop: 3, started: 4, claimed: 5, waiting: 6, cold: 7 } as const;
 /** Bytes of control words before the ring's data. */
 export const CTRL_BYTES = 64;
 /** Size of the ring's data (a power of two). */
@@ -159,6 +159,11 @@ export class WorkTreePrefetch {
       if (k === c.k) return proven && size === c.size;
       // k < c.k: an entry the archive did not ask for (not in this tree); dropped.
     }
+  }
+
+  /** The worker found the working tree cold (ReadGauge) and stopped: the rest is better read from the pack. */
+  get cold(): boolean {
+    return Atomics.load(this.ctrl, CTRL.cold) === 1;
   }
 
   /** The worker has begun reading (until then take() leaves every file to the caller). */

@@ -54,6 +54,8 @@ try {
     if (!room(bytes)) break;
     const pos = w & (RING_BYTES - 1);
     const proven = wt.readEntryInto(k, data, pos + RECORD_HEAD);
+    // A cold working tree: this record is the last; the main thread reads the rest from the pack.
+    if (wt.gauge.cold) Atomics.store(ctrl, CTRL.cold, 1);
     words[pos >> 2] = k;
     words[(pos >> 2) + 1] = proven ? PROVEN : 0;
     words[(pos >> 2) + 2] = size;
@@ -64,6 +66,7 @@ try {
       Atomics.store(ctrl, CTRL.waiting, 0);
       Atomics.notify(ctrl, CTRL.written);
     }
+    if (wt.gauge.cold) break;
   }
 } finally {
   Atomics.store(ctrl, CTRL.done, 1);

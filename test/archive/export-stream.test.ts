@@ -15,7 +15,8 @@ import { createCompressor, findExecutable, resetExecutableCache, testFile } from
 import { resolveCompression } from '../../src/archive/resolve-compression.ts';
 import { TarSelfCheck, VerifyingTee, WrittenQueue } from '../../src/archive/stream-verify.ts';
 import { BatchPool, startPrefetch, tarChunks, type WrittenEntry } from '../../src/archive/tar-chunks.ts';
-import { WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
+import { COLD_READ_MS, ReadGauge, WorkTreeBlobs } from '../../src/archive/work-tree-blobs.ts';
+import { readObject } from '../../src/git/read-object.ts';
 import { FROM_SOURCE, WorkTreePrefetch } from '../../src/archive/work-tree-prefetch.ts';
 import { isProxsaveError } from '../../src/core/errors.ts';
 import { fsPath } from '../../src/util/name-bytes.ts';
@@ -99,6 +100,46 @@ test('blobs read from the proven working tree give the very bytes read from git;
   fs.rmSync(`${repo}/etc/empty`, { recursive: true });
   const a = await exportSnapshot({ repoDir: repo, outDir: tmpDir(), compression: zstd });
   assert.equal(sh('tar', ['-xOf', a.archivePath, './etc/hostname']), 'pve1\n');
+});
+
+test('a cold working tree (its small files read slowly) is left for the pack: the same bytes, told once', async () => {
+  // The gauge: the median of each window of reads, so one long stall is no evidence.
+  const g = new ReadGauge();
+  for (let i = 0; i < 255; i++) g.add(0.015);
+  g.add(500);
+  assert.equal(g.cold, false, 'a thread descheduled once');
+  for (let i = 0; i < 256; i++) g.add(i % 3 ? 0.02 : COLD_READ_MS * 3);
+  assert.equal(g.cold, false, 'a third of the reads slow: the median is still a warm read');
+  for (let i = 0; i < 256; i++) g.add(COLD_READ_MS * 2);
+  assert.equal(g.cold, true);
+
+  const repo = `${tmpDir()}/repo`;
+  const files: Record<string, FileSpec> = { 'etc/big.cfg': { content: bigText(3, 2 << 20) } };
+  for (let i = 0; i < 40; i++) files[`etc/f${i}.conf`] = { content: bigText(i, 200 + i) };
+  commitSnapshot({ repo, files, meta: [] });
+  await new Promise((r) => setTimeout(r, 20));
+  fs.rmSync(`${repo}/.git/index`);
+  sh('git', ['-C', repo, 'reset', '-q']);
+  const fromGit = await tarBytes(repo, false);
+  const info = await readCommit({ dir: repo, oid: sh('git', ['-C', repo, 'rev-parse', 'HEAD']).trim() });
+  const run = async (wt: WorkTreeBlobs) => {
+    let reads = 0;
+    let told = 0;
+    const read = (oid: string) => (reads++, readObject(repo, oid));
+    const parts: Buffer[] = [];
+    for await (const c of tarChunks({ dir: repo, items: await listCommitEntries({ dir: repo, tree: info.tree }), mtime: info.timestamp, written: [], workTree: wt, read, onCold: () => told++ })) parts.push(Buffer.from(c));
+    return { tar: Buffer.concat(parts), reads, told };
+  };
+  const warm = await run(new WorkTreeBlobs(repo));
+  assert.ok(warm.tar.equals(fromGit));
+  assert.equal(warm.reads, 0, 'warm: every file from the working tree');
+  assert.equal(warm.told, 0);
+  const coldTree = new WorkTreeBlobs(repo);
+  coldTree.gauge.cold = true;
+  const cold = await run(coldTree);
+  assert.ok(cold.tar.equals(fromGit), 'the same tar bytes');
+  assert.equal(cold.reads, 41, 'the 40 small files and .proxsave/metadata from git; the large one still streamed from its file');
+  assert.equal(cold.told, 1);
 });
 
 test('small files read ahead in a worker: the ring wraps, an index entry the tree lacks is passed over, files changed after the index come from git', { skip: FROM_SOURCE && 'the worker runs compiled (make test); tsx does not load worker files on Node 20' }, async () => {
