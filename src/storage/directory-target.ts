@@ -220,6 +220,10 @@ export class DirectoryTarget implements Target {
     await this.#sweepStaleTemps();
     const name = basename(files.archivePath);
     const final = join(this.location, name);
+    // A copy that was already complete here is never taken away by a failed put.
+    const wasComplete = (await this.stat(name))?.complete === true;
+    /** Final names this put renamed into place, in order (archive first). */
+    const written: string[] = [];
     let result: VerifyResult | undefined;
     if (await sameFile(files.archivePath, final)) {
       // The export wrote straight into this directory: nothing to copy, only to check.
@@ -227,12 +231,54 @@ export class DirectoryTarget implements Target {
       if (!result.ok) throw this.#fail(`${name} does not verify: ${result.detail ?? ''}`, undefined, 'VERIFY');
     } else {
       result = await this.#install(files.archivePath, name, async (tmp) => compareHashes(await hashFile(tmp), expected));
+      written.push(name);
     }
     // Sidecars last, the .sha256 the very last: it marks the archive complete.
-    for (const [src, suffix] of [[files.manifestPath, MANIFEST_SUFFIX], [files.sha256Path, SHA256_SUFFIX]] as const) {
-      if (!(await sameFile(src, final + suffix))) await this.#install(src, name + suffix);
+    try {
+      for (const [src, suffix] of [[files.manifestPath, MANIFEST_SUFFIX], [files.sha256Path, SHA256_SUFFIX]] as const) {
+        if (!(await sameFile(src, final + suffix))) {
+          await this.#install(src, name + suffix);
+          written.push(name + suffix);
+        }
+      }
+    } catch (e) {
+      throw await this.#undo(name, written, wasComplete, e);
     }
     return result!;
+  }
+
+  /**
+   * A sidecar could not be written: takes back what this put wrote (archive
+   * first, as `remove` does), so a full target is not left holding an archive
+   * without sidecars that nothing would ever count or delete. A copy that was
+   * complete before the put stays as it is. Returns the error to throw: the
+   * original one, with what was done about it.
+   */
+  async #undo(name: string, written: string[], wasComplete: boolean, e: unknown): Promise<ProxsaveError> {
+    const original = e instanceof ProxsaveError ? e : this.#fail(`cannot write the sidecars of ${name} (${errnoCode(e) ?? String(e)})`, e);
+    const removed: string[] = [];
+    const kept: string[] = [];
+    if (!wasComplete) {
+      for (const f of written) {
+        try {
+          await unlink(join(this.location, f));
+          removed.push(f);
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') removed.push(f);
+          else kept.push(`${f} (${errnoCode(err) ?? String(err)})`);
+        }
+      }
+      if (removed.length > 0) await this.#syncDir();
+    }
+    const notes: string[] = [];
+    if (wasComplete && written.length > 0) notes.push(`${name} had both sidecars before this attempt: left in place`);
+    if (removed.length > 0) notes.push(`removed what this attempt wrote (${removed.join(', ')}): no archive without sidecars is left`);
+    if (kept.length > 0) notes.push(`could not remove ${kept.join(', ')}: ${name} is left incomplete`);
+    return new ProxsaveError(original.code, [original.message, ...notes].join('; '), {
+      cause: original.cause ?? original,
+      ...(original.hint ? { hint: original.hint } : {}),
+      details: { ...original.details, removed },
+    });
   }
 
   async remove(name: string): Promise<void> {

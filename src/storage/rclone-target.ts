@@ -224,19 +224,30 @@ export class RcloneTarget implements Target {
 
   async put(files: ArchiveFiles, expected: ExpectedContent): Promise<VerifyResult> {
     const name = basename(files.archivePath);
+    /** Files this put uploaded or began to upload, in order (archive first). */
+    const uploaded: string[] = [];
+    let wasComplete = false;
     let result: VerifyResult;
     // Independent steps overlap (the daemon serves them at once): the features
     // probe with the upload, the manifest upload with the verification. Only the
     // `.sha256` marker waits for a good verification.
     try {
+      // A copy that was complete before is never taken away by a failed put.
+      wasComplete = (await this.stat(name))?.complete === true;
+      uploaded.push(name);
       await Promise.all([this.#copy(files.archivePath, name), this.#featuresOnce().catch(() => undefined)]);
-      const [v] = await Promise.all([
+      uploaded.push(name + MANIFEST_SUFFIX);
+      // Both settle before anything is decided: a manifest still uploading is not left behind a cleanup.
+      const [v, m] = await Promise.allSettled([
         this.verify(name, { ...expected, localPath: expected.localPath ?? files.archivePath }),
         this.#copy(files.manifestPath, name + MANIFEST_SUFFIX),
       ]);
-      result = v;
+      if (v.status === 'rejected') throw v.reason;
+      if (m.status === 'rejected') throw m.reason;
+      result = v.value;
     } catch (e) {
-      throw e instanceof ProxsaveError ? e : this.#fail(`upload of ${name} failed`, e);
+      const err = e instanceof ProxsaveError ? e : this.#fail(`upload of ${uploaded.at(-1) ?? name} failed`, e);
+      throw await this.#undo(name, uploaded, wasComplete, err);
     }
     if (!result.ok) {
       await this.removeOrphan(name).catch(() => {});
@@ -244,11 +255,55 @@ export class RcloneTarget implements Target {
       throw this.#fail(`uploaded ${name} does not verify (${result.method}): ${result.detail ?? ''}`, undefined, 'VERIFY');
     }
     try {
+      uploaded.push(name + SHA256_SUFFIX);
       await this.#copy(files.sha256Path, name + SHA256_SUFFIX);
     } catch (e) {
-      throw this.#fail(`upload of the .sha256 marker of ${name} failed`, e);
+      throw await this.#undo(name, uploaded, wasComplete, this.#fail(`upload of the .sha256 marker of ${name} failed`, e));
     }
     return result;
+  }
+
+  /**
+   * A step of this put failed: deletes what it uploaded (archive first, as
+   * `remove` does) and is present now, so the remote is not left holding an
+   * archive without its sidecars that nothing would ever count or delete. A
+   * copy that was complete before the put and still is (archive and both
+   * sidecars present) stays. Some backends delete an object whose upload
+   * failed (WebDAV does), which can take a sidecar of that earlier copy
+   * with it: then what this attempt uploaded goes too. Returns the error to
+   * throw: the original one, with what was done about it.
+   */
+  async #undo(name: string, uploaded: string[], wasComplete: boolean, original: ProxsaveError): Promise<ProxsaveError> {
+    if (uploaded.length === 0) return original;
+    const notes: string[] = [];
+    const removed: string[] = [];
+    const kept: string[] = [];
+    let present: Set<string> | undefined;
+    try {
+      present = new Set((await this.#files()).map((f) => f.name));
+    } catch (e) {
+      kept.push(`${uploaded.join(', ')} (cannot list: ${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (present && wasComplete && [name, name + MANIFEST_SUFFIX, name + SHA256_SUFFIX].every((f) => present.has(f))) {
+      notes.push(`${name} had both sidecars before this attempt and still has: left in place`);
+    } else if (present) {
+      for (const f of uploaded.filter((u) => present.has(u))) {
+        try {
+          await this.removeOrphan(f);
+          removed.push(f);
+        } catch (e) {
+          kept.push(`${f} (${e instanceof Error ? e.message : String(e)})`);
+        }
+      }
+    }
+    if (removed.length > 0) notes.push(`deleted what this attempt uploaded (${removed.join(', ')}): no archive without its sidecars is left`);
+    if (kept.length > 0) notes.push(`could not clean up ${kept.join(', ')}: ${name} may be left incomplete`);
+    if (notes.length === 0) return original;
+    return new ProxsaveError(original.code, [original.message, ...notes].join('; '), {
+      cause: original.cause ?? original,
+      ...(original.hint ? { hint: original.hint } : {}),
+      details: { ...original.details, removed },
+    });
   }
 
   /** An upload; the listing is read again afterwards, whatever the outcome. */

@@ -57,6 +57,12 @@ export interface ExpectedContent {
  *   `put` overwrites an earlier (possibly incomplete) copy of the same name.
  *   On failure it removes what it wrote under temp names; it MUST NOT leave a
  *   partially written file under a final name.
+ * - `put` is all or nothing: when a sidecar cannot be written (a full
+ *   target, ENOSPC, a refused upload) after the archive is in place, it
+ *   removes what this attempt wrote under final names (archive first) and
+ *   rejects with the original error and what it removed; an archive without
+ *   sidecars is never left behind by a failed put. A copy that was complete
+ *   before the put (and still is) stays as it is.
  * - `list` returns every archive file (names matching the archive naming
  *   scheme, any host) in the target, sorted by name, including incomplete
  *   ones (flagged `complete: false`). Sidecars whose archive is missing

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { miniHost } from '../helpers/mini-host.ts';
 import { PROJECT, cleanEnv, runCli, tempDir } from '../helpers/cli.ts';
@@ -255,4 +255,27 @@ test('cloud: CLOUD_REMOTE_PATH=/abs/dir reaches rclone as configured; a required
       execFileSync('chattr', ['-i', ...old]);
     }
   }
+});
+
+test('a secondary target that cannot take the sidecars keeps nothing of the attempt: exit 1, and the next run completes it', async (t) => {
+  const h = await host(t);
+  const when = String((epoch += 60));
+  const dry = JSON.parse((await h.run(['--json', 'run', '--dry-run'], { SOURCE_DATE_EPOCH: when })).stdout) as { phases: { name: string; detail?: string }[] };
+  const planned = /export (\S+) and push it/.exec(dry.phases.find((p) => p.name === 'export')!.detail!)?.[1];
+  assert.ok(planned, JSON.stringify(dry.phases));
+  // In the way of the manifest: its rename fails after the archive is in place (a full share fails the same way).
+  const blocker = join(h.secondary, `${planned}.manifest.json`);
+  mkdirSync(blocker);
+  const r = await h.run(['--json', 'run'], { SOURCE_DATE_EPOCH: when });
+  assert.equal(r.code, 1, r.stderr);
+  const o = JSON.parse(r.stdout) as { targets: { target: string; status: string; error?: string }[] };
+  const sec = o.targets.find((x) => x.target === 'secondary')!;
+  assert.equal(sec.status, 'failed');
+  assert.match(sec.error ?? '', new RegExp(`cannot write ${planned!.replace(/\./g, '\\.')}\\.manifest\\.json \\(EISDIR\\).*removed what this attempt wrote`));
+  assert.deepEqual(readdirSync(h.secondary), [`${planned}.manifest.json`], 'no archive without sidecars on the secondary');
+  assert.deepEqual(archives(h.backups), [planned]);
+  rmdirSync(blocker);
+  const again = await h.run(['--json', 'run']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(readdirSync(h.secondary).sort(), [planned, `${planned}.manifest.json`, `${planned}.sha256`]);
 });

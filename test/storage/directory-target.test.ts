@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { ProxsaveError } from '../../src/core/errors.ts';
 import { DirectoryTarget, tempNameFor } from '../../src/storage/directory-target.ts';
 import { isMountPoint } from '../../src/storage/mount-point.ts';
+import { pushToTargets } from '../../src/storage/push.ts';
+import { recordingReporter } from '../../src/ports/reporter.ts';
 import { conformanceSuite } from './conformance.ts';
 import { makeArchive, tempDir } from './helpers.ts';
 
@@ -97,6 +99,83 @@ describe('secondary directory specifics', () => {
       const free = await target.freeSpace();
       assert.ok(free !== undefined && free <= 1024 * 1024);
       await src.cleanup();
+    } finally {
+      spawnSync('umount', [mnt]);
+      await rm(t.path, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a put that cannot write a sidecar takes back what it wrote', () => {
+  const secondary = (path: string) => new DirectoryTarget({ kind: 'secondary', path, critical: false, failureCode: 'TARGET', create: false });
+  const targetError = (re: RegExp) => (e: unknown) => e instanceof ProxsaveError && e.code === 'TARGET' && re.test(e.message);
+
+  for (const suffix of ['.manifest.json', '.sha256']) {
+    it(`${suffix} that cannot be put in place: the archive (and the manifest) it copied are removed, the error says why`, async () => {
+      const t = await tempDir();
+      const src = await tempDir();
+      const a = await makeArchive({ dir: src.path });
+      // Something in the way of the sidecar's final name: its rename fails (EISDIR), even for root.
+      await mkdir(join(t.path, a.name + suffix));
+      await assert.rejects(
+        secondary(t.path).put(a, { sha256: a.sha256, size: a.size }),
+        targetError(new RegExp(`cannot write ${a.name.replace(/\./g, '\\.')}${suffix.replace(/\./g, '\\.')} \\(EISDIR\\).*removed what this attempt wrote \\(${a.name.replace(/\./g, '\\.')}[,)]`)),
+      );
+      assert.deepEqual(await readdir(t.path), [a.name + suffix], 'only the directory that was there before');
+      t.cleanup();
+      src.cleanup();
+    });
+  }
+
+  it('an incomplete copy left by an earlier attempt is replaced and, when the sidecars fail again, removed too', async () => {
+    const t = await tempDir();
+    const src = await tempDir();
+    const a = await makeArchive({ dir: src.path });
+    await writeFile(join(t.path, a.name), 'an earlier, interrupted copy');
+    await assert.rejects(secondary(t.path).put({ ...a, manifestPath: join(src.path, 'gone.manifest.json') }, { sha256: a.sha256, size: a.size }), targetError(/ENOENT.*removed what this attempt wrote/));
+    assert.deepEqual(await readdir(t.path), []);
+    t.cleanup();
+    src.cleanup();
+  });
+
+  it('a copy that was complete before the put is left in place', async () => {
+    const t = await tempDir();
+    const src = await tempDir();
+    const a = await makeArchive({ dir: src.path });
+    const target = secondary(t.path);
+    await target.put(a, { sha256: a.sha256, size: a.size });
+    await writeFile(join(t.path, a.name), Buffer.alloc(a.size, 1)); // rotted: push would copy it again
+    await assert.rejects(target.put({ ...a, sha256Path: join(src.path, 'gone.sha256') }, { sha256: a.sha256, size: a.size }), targetError(/had both sidecars before this attempt: left in place/));
+    assert.deepEqual((await readdir(t.path)).sort(), [a.name, a.name + '.manifest.json', a.name + '.sha256']);
+    assert.equal((await target.verify(a.name, { sha256: a.sha256, size: a.size })).ok, true, 'the good copy that was put stays');
+    t.cleanup();
+    src.cleanup();
+  });
+
+  const canMount = process.getuid?.() === 0;
+  it('a target that the archive fills (ENOSPC on the manifest) is left as it was, and the push reports the target failed', { skip: canMount ? false : 'needs root to mount a small tmpfs' }, async (ctx) => {
+    const t = await tempDir();
+    const mnt = join(t.path, 'full');
+    await mkdir(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      ctx.skip(`cannot mount tmpfs here: ${m.stderr.trim()}`);
+      t.cleanup();
+      return;
+    }
+    try {
+      const src = await tempDir();
+      // Fills every page of the 1 MiB file system: the archive fits, its sidecars do not.
+      const a = await makeArchive({ dir: src.path, size: 1024 * 1024 - 100 });
+      const target = secondary(mnt);
+      const reporter = recordingReporter();
+      const [r] = await pushToTargets({ targets: [target], ...a, reporter });
+      assert.equal(r!.status, 'failed');
+      assert.match(r!.error!.message, /cannot write \S+\.manifest\.json \(no space left on device\); removed what this attempt wrote/);
+      assert.equal((r!.error as ProxsaveError).code, 'TARGET');
+      assert.deepEqual(await readdir(mnt), []);
+      assert.equal(await target.freeSpace(), 1024 * 1024, 'the space is given back');
+      src.cleanup();
     } finally {
       spawnSync('umount', [mnt]);
       await rm(t.path, { recursive: true, force: true });

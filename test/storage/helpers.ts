@@ -151,8 +151,11 @@ export async function startWebdav(): Promise<WebdavServer> {
   return server;
 }
 
-/** What the fault proxy does to the next requests of one HTTP method. */
-export type Fault = { method: string; times: number } & ({ status: number } | { hang: true });
+/**
+ * What the fault proxy does to the next requests of one HTTP method (only
+ * those whose URL path matches `path`, when given: one file's upload).
+ */
+export type Fault = { method: string; times: number; path?: RegExp } & ({ status: number } | { hang: true });
 
 export interface FaultProxy {
   /** rclone's environment: remote `dav` reaches the WebDAV server through the proxy. */
@@ -169,12 +172,13 @@ export interface FaultProxy {
  * real rclone exactly as it would see a real one.
  */
 export async function startFaultProxy(server: WebdavServer, faults: Fault[]): Promise<FaultProxy> {
-  const left = new Map(faults.map((f) => [f.method, { ...f }]));
+  const left = faults.map((f) => ({ ...f }));
   const counts = new Map<string, number>();
   const hung = new Set<ServerResponse>();
   const proxy = createHttpServer((req, res) => {
-    const f = left.get(req.method ?? '');
-    if (f && f.times > 0) {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]!);
+    const f = left.find((x) => x.method === req.method && x.times > 0 && (!x.path || x.path.test(path)));
+    if (f) {
       f.times--;
       counts.set(f.method, (counts.get(f.method) ?? 0) + 1);
       req.resume();

@@ -4,7 +4,7 @@
 import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdir, readFile, symlink } from 'node:fs/promises';
+import { readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { PROJECT } from '../helpers/project.ts';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,6 +83,66 @@ describe('rclone failures', { skip: rcloneAvailable ? false : RCLONE_SKIP }, () 
     assert.equal(r!.status, 'failed');
     assert.match(r!.error!.message, /503.*after 2 attempts/);
     assert.equal(await target.stat(a.name), undefined);
+  });
+
+  for (const [file, re] of [['manifest', /\.manifest\.json$/], ['.sha256 marker', /\.sha256$/]] as const) {
+    it(`a remote that is full when the ${file} is uploaded (507) is left without anything of the attempt`, async () => {
+      const p = await startFaultProxy(server, [{ method: 'PUT', times: 5, status: 507, path: re }]);
+      proxies.push(p);
+      const { target, reporter } = cloud(p.env, 0);
+      const [r] = await pushToTargets({ targets: [target], ...a, reporter });
+      assert.equal(r!.status, 'failed');
+      assert.equal(p.faulted('PUT'), 1);
+      assert.match(r!.error!.message, /507/);
+      assert.match(r!.error!.message, new RegExp(`deleted what this attempt uploaded \\(${a.name.replace(/\./g, '\\.')}[,)].*no archive without its sidecars is left`));
+      assert.deepEqual(await readdir(join(server.dir, `rel${n}`)).catch(() => []), []);
+      assert.equal(await target.stat(a.name), undefined);
+    });
+  }
+
+  /** A complete copy on the remote whose archive then rotted (another size: push copies it again). */
+  async function rottedCopy(): Promise<string> {
+    const { target } = cloud(server.env, 0);
+    assert.equal((await pushToTargets({ targets: [target], ...a }))[0]!.status, 'copied');
+    const dir = join(server.dir, `rel${n}`);
+    await truncate(join(dir, a.name), 1000);
+    await server.stop(); // a server started afresh sees the change (rclone serve caches listings)
+    await server.start();
+    return dir;
+  }
+
+  it('a copy that was complete before a put that fails after uploading the archive is left in place', async () => {
+    const dir = await rottedCopy();
+    // The download that verifies the new copy fails: archive uploaded, sidecars untouched.
+    const p = await startFaultProxy(server, [{ method: 'GET', times: 5, status: 503, path: /\.tar\.zst$/ }]);
+    proxies.push(p);
+    const rclone = new Rclone({ env: p.env, retries: 0, flags: ['--low-level-retries', '1'] });
+    const again = new RcloneTarget({ rclone, remote: 'dav', remotePath: `rel${n}`, critical: false, verifyDownload: true });
+    const [r] = await pushToTargets({ targets: [again], ...a });
+    assert.equal(r!.status, 'failed');
+    assert.equal(p.faulted('GET'), 1);
+    assert.match(r!.error!.message, /cannot verify .*had both sidecars before this attempt and still has: left in place/);
+    assert.deepEqual((await readdir(dir)).sort(), [a.name, a.name + '.manifest.json', a.name + '.sha256']);
+    rclone.close();
+  });
+
+  it('a complete copy that a failed sidecar upload leaves incomplete (WebDAV drops the failed object) loses the archive this attempt uploaded', async () => {
+    const dir = await rottedCopy();
+    const p = await startFaultProxy(server, [{ method: 'PUT', times: 5, status: 507, path: /\.manifest\.json$/ }]);
+    proxies.push(p);
+    // A manifest of another size than the stored one (rclone skips a same-size file on WebDAV).
+    const manifestPath = join(bin.path, `rel${n}.manifest.json`);
+    await writeFile(manifestPath, (await readFile(a.manifestPath, 'utf8')) + '\n');
+    const rclone = new Rclone({ env: p.env, retries: 0, flags: ['--low-level-retries', '1'] });
+    const again = new RcloneTarget({ rclone, remote: 'dav', remotePath: `rel${n}`, critical: false });
+    const [r] = await pushToTargets({ targets: [again], ...a, manifestPath });
+    assert.equal(p.faulted('PUT'), 1);
+    assert.equal(r!.status, 'failed');
+    assert.match(r!.error!.message, /507.*deleted what this attempt uploaded/);
+    assert.deepEqual(await again.list(), [], 'no archive without its sidecars');
+    assert.deepEqual(await again.orphans(), [a.name + '.sha256'], 'the old marker: an orphan, which prune removes');
+    assert.deepEqual(await readdir(dir), [a.name + '.sha256']);
+    rclone.close();
   });
 
   it('a refusal (403) is not retried', async () => {
