@@ -8,7 +8,8 @@ import { silentReporter, type Reporter } from '../ports/reporter.ts';
 import { applyPolicy, type Decision, type RetentionPolicy } from '../retention/apply-policy.ts';
 import { parseArchiveName } from '../archive/archive-name.ts';
 import { canonicalHostname, sidecarOwner } from '../storage/archive-name.ts';
-import { inventory, ownedBy } from '../storage/inventory.ts';
+import { inventory, manifestArchiveName, manifestFields, ownedBy } from '../storage/inventory.ts';
+import { parseSha256Sidecar } from '../archive/manifest.ts';
 import type { Target, TargetKind } from '../storage/target.ts';
 import { createTargets } from '../storage/targets.ts';
 
@@ -108,8 +109,8 @@ export async function prune({
       const inv = await inventory({ target: t });
       const mine = inv.filter((e) => {
         if (ownedBy(e, hostname)) return true;
-        // Incomplete archives have no manifest to ask; the name tells whose they are, for the report only.
-        if (!e.complete && canonicalHostname(e.nameHostname) === canonicalHostname(hostname)) {
+        // No manifest to ask (incomplete, unreadable): the name tells whose they are, for the report only.
+        if (e.manifestHostname === undefined && canonicalHostname(e.nameHostname) === canonicalHostname(hostname)) {
           r.ignored.push({ name: e.name, reason: `${e.problem ?? 'incomplete'}: neither counted nor deleted` });
           return false;
         }
@@ -118,7 +119,8 @@ export async function prune({
       });
       const counted = mine.filter((e) => {
         if (e.verified) return true;
-        // Sidecars that disagree: never delete evidence of a problem automatically.
+        // Sidecars that disagree, or a copy under another name (its manifest names
+        // another archive): neither a generation of its own nor proxsave's to delete.
         r.ignored.push({ name: e.name, reason: `${e.problem ?? 'not verified'}: neither counted nor deleted` });
         return false;
       });
@@ -149,20 +151,22 @@ export async function prune({
   return report;
 }
 
-/** Orphaned sidecars of this host: a manifest must name it; a lone .sha256 is judged by its file name. */
+/**
+ * Orphaned sidecars of this host: a manifest must name this host and no other
+ * archive than its own; a lone .sha256 is judged by its file name and must
+ * not name another file. Anything else (a copy's, unreadable) is left alone.
+ */
 async function ownOrphans(t: Target, hostname: string): Promise<string[]> {
   const out: string[] = [];
   for (const o of await t.orphans()) {
     const owner = sidecarOwner(o)!;
     if (owner.kind === 'manifest') {
-      try {
-        const m = JSON.parse((await t.readText(o)) ?? '') as { hostname?: unknown };
-        if (typeof m.hostname === 'string' && canonicalHostname(m.hostname) === canonicalHostname(hostname)) out.push(o);
-      } catch {
-        /* unreadable: not provably ours, leave it */
-      }
+      const m = manifestFields(await t.readText(o));
+      const own = m && manifestArchiveName(m);
+      if (m && typeof m.hostname === 'string' && canonicalHostname(m.hostname) === canonicalHostname(hostname) && (own === undefined || own === owner.archive)) out.push(o);
     } else if (canonicalHostname(parseArchiveName(owner.archive)!.hostname) === canonicalHostname(hostname)) {
-      out.push(o);
+      const side = parseSha256Sidecar((await t.readText(o)) ?? '');
+      if (!side || side.name === owner.archive) out.push(o);
     }
   }
   return out;

@@ -28,10 +28,32 @@ export interface InventoryEntry {
 }
 
 interface ManifestFields {
+  archive_path?: unknown;
   hostname?: unknown;
   sha256?: unknown;
   archive_size?: unknown;
   snapshot_commit?: unknown;
+}
+
+/** Manifest text as an object of fields, or undefined when it is not a JSON object (`null`, a list, a string…). */
+export function manifestFields(text: string | undefined): ManifestFields | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+  return typeof m === 'object' && m !== null && !Array.isArray(m) ? (m as ManifestFields) : undefined;
+}
+
+/**
+ * The archive a manifest was written for (basename of its `archive_path`),
+ * when it says. The export writes it with the archive's own name: one that
+ * differs is a copy made under another name (`cp a-20260101… a-20260202…`
+ * with its sidecars), which is no backup of the time in its name.
+ */
+export function manifestArchiveName(m: ManifestFields): string | undefined {
+  return typeof m.archive_path === 'string' && m.archive_path !== '' ? m.archive_path.split('/').pop() : undefined;
 }
 
 export async function inventory({ target }: { target: Target }): Promise<InventoryEntry[]> {
@@ -55,18 +77,19 @@ export async function inventory({ target }: { target: Target }): Promise<Invento
       continue;
     }
     const [manifestText, shaText] = await Promise.all([target.readText(a.name + MANIFEST_SUFFIX), target.readText(a.name + SHA256_SUFFIX)]);
-    let m: ManifestFields | undefined;
-    try {
-      m = JSON.parse(manifestText ?? '') as ManifestFields;
-    } catch {
-      entry.problem = 'manifest is not valid JSON';
+    const m = manifestFields(manifestText);
+    if (!m) {
+      entry.problem = 'manifest is not a valid JSON object';
       continue;
     }
     if (typeof m.hostname === 'string') entry.manifestHostname = m.hostname;
     if (typeof m.snapshot_commit === 'string') entry.commit = m.snapshot_commit;
     const side = parseSha256Sidecar(shaText ?? '');
     entry.sha256 = side?.sha256;
-    if (!side || side.name !== a.name) entry.problem = '.sha256 sidecar is malformed or names another file';
+    const own = manifestArchiveName(m);
+    if (own !== undefined && own !== a.name) entry.problem = `manifest belongs to ${own} (a copy under another name, not an archive proxsave made)`;
+    else if (!side) entry.problem = '.sha256 sidecar is malformed';
+    else if (side.name !== a.name) entry.problem = `.sha256 sidecar names another file (${side.name})`;
     else if (typeof m.sha256 === 'string' && m.sha256.toLowerCase() !== side.sha256) entry.problem = 'manifest sha256 differs from the .sha256 sidecar';
     else if (typeof m.archive_size === 'number' && m.archive_size !== a.size) entry.problem = `size ${a.size} differs from manifest archive_size ${m.archive_size}`;
     else entry.verified = true;

@@ -1,9 +1,9 @@
 import type { TempDir } from '../helpers/temp-dir.ts';
 import assert from 'node:assert/strict';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listArchives } from '../../src/app/list.ts';
+import { describeState, listArchives } from '../../src/app/list.ts';
 import { prune } from '../../src/app/prune.ts';
 import { ProxsaveError } from '../../src/core/errors.ts';
 import { recordingReporter } from '../../src/ports/reporter.ts';
@@ -97,6 +97,92 @@ describe('prune and list on a directory target', () => {
     await assert.rejects(prune({ config: config(), hostname: 'pve1', target: 'cloud' }), (e: unknown) => e instanceof ProxsaveError && e.code === 'USAGE');
     const r = await prune({ config: buildConfig({ BACKUP_PATH: t.path, SECONDARY_ENABLED: true, SECONDARY_PATH: join(t.path, 'nope') }), hostname: 'pve1', target: 'secondary' });
     assert.deepEqual([r.targets[0]!.target, r.targets[0]!.status], ['secondary', 'failed']);
+  });
+});
+
+describe('a copy made by hand under another name', () => {
+  const jan1 = new Date('2026-01-01T00:00:00Z');
+  const jan15 = new Date('2026-01-15T00:00:00Z');
+  const copyName = 'pve1-backup-20260202-000000.tar.zst';
+
+  /** Two genuine archives, and `cp` of the older one (with its sidecars) under a newer name. */
+  async function withCopy(regenerateSha256: boolean) {
+    const t = await tempDir('proxsave-copy-');
+    const a1 = await makeArchive({ dir: t.path, time: jan1, commit: 'c1' });
+    const a2 = await makeArchive({ dir: t.path, time: jan15, commit: 'c2' });
+    for (const s of ['', '.sha256', '.manifest.json']) await copyFile(a1.archivePath + s, join(t.path, copyName + s));
+    // What `sha256sum NEW > NEW.sha256` gives: a marker that names the copy itself.
+    if (regenerateSha256) await writeFile(join(t.path, copyName + '.sha256'), `${a1.sha256}  ${copyName}\n`);
+    return { t, a1, a2 };
+  }
+  const all = (name: string) => [name, name + '.manifest.json', name + '.sha256'];
+
+  for (const regenerate of [false, true]) {
+    it(`is listed as ignored, neither counted nor deleted, and removes no genuine archive (${regenerate ? 'its .sha256 made anew' : 'sidecars copied as they were'})`, async () => {
+      const { t, a1, a2 } = await withCopy(regenerate);
+      const r = await prune({ config: buildConfig({ BACKUP_PATH: t.path, MAX_LOCAL_BACKUPS: 2 }), hostname: 'pve1' });
+      const tr = r.targets[0]!;
+      assert.equal(tr.status, 'ok', tr.error?.message);
+      assert.deepEqual(tr.decisions.map((d) => [d.name, d.action]), [[a2.name, 'keep'], [a1.name, 'keep']]);
+      assert.deepEqual(tr.removed, []);
+      assert.deepEqual(tr.ignored, [{ name: copyName, reason: `manifest belongs to ${a1.name} (a copy under another name, not an archive proxsave made): neither counted nor deleted` }]);
+      assert.deepEqual((await readdir(t.path)).sort(), [...all(a1.name), ...all(a2.name), ...all(copyName)].sort());
+
+      // Keeping one: the genuine newest stays, the copy (newer by its name) is still left alone.
+      const one = await prune({ config: buildConfig({ BACKUP_PATH: t.path, MAX_LOCAL_BACKUPS: 1 }), hostname: 'pve1' });
+      assert.deepEqual(one.targets[0]!.removed, [a1.name]);
+      assert.deepEqual((await readdir(t.path)).sort(), [...all(a2.name), ...all(copyName)].sort());
+      const gfs = await prune({ config: buildConfig({ BACKUP_PATH: t.path, RETENTION_POLICY: 'gfs', KEEP_LAST: 1 }), hostname: 'pve1', dryRun: true, timeZone: 'UTC' });
+      assert.deepEqual(gfs.targets[0]!.decisions.map((d) => [d.name, d.action]), [[a2.name, 'keep']]);
+
+      const list = await listArchives({ config: buildConfig({ BACKUP_PATH: t.path }), hostname: 'pve1' });
+      const copy = list.targets[0]!.archives.find((a) => a.name === copyName)!;
+      assert.deepEqual([copy.complete, copy.sidecarsOk, copy.problem], [true, false, `manifest belongs to ${a1.name} (a copy under another name, not an archive proxsave made)`]);
+      assert.equal(describeState(copy, false).tone, 'warn');
+      t.cleanup();
+    });
+  }
+
+  it('its sidecars left without it are no orphans of proxsave: prune leaves them', async () => {
+    const { t } = await withCopy(false);
+    await rm(join(t.path, copyName));
+    const r = await prune({ config: buildConfig({ BACKUP_PATH: t.path, MAX_LOCAL_BACKUPS: 5 }), hostname: 'pve1' });
+    assert.deepEqual(r.targets[0]!.orphans, []);
+    assert.ok((await readdir(t.path)).includes(copyName + '.manifest.json'));
+    assert.ok((await readdir(t.path)).includes(copyName + '.sha256'));
+    t.cleanup();
+  });
+});
+
+describe('malformed sidecars', () => {
+  it('an archive whose manifest is JSON but no object (null) or whose .sha256 is garbage is shown as such; list and prune still work', async () => {
+    const t = await tempDir('proxsave-malformed-');
+    const good = await makeArchive({ dir: t.path, time: day(1) });
+    const foreign = await makeArchive({ dir: t.path, hostname: 'pve2', time: day(2) });
+    await writeFile(foreign.manifestPath, 'null\n');
+    await writeFile(foreign.sha256Path, 'not a checksum\n');
+    const mineBroken = await makeArchive({ dir: t.path, time: day(3) });
+    await writeFile(mineBroken.manifestPath, '[]\n');
+    const garbled = await makeArchive({ dir: t.path, hostname: 'pve3', time: day(4) });
+    await writeFile(garbled.sha256Path, 'not a checksum\n');
+    const config = buildConfig({ BACKUP_PATH: t.path, MAX_LOCAL_BACKUPS: 1 });
+
+    const list = await listArchives({ config });
+    assert.equal(list.targets[0]!.status, 'ok', list.targets[0]!.error);
+    const byName = new Map(list.targets[0]!.archives.map((a) => [a.name, a]));
+    assert.deepEqual([byName.get(foreign.name)!.hostname, byName.get(foreign.name)!.sidecarsOk, byName.get(foreign.name)!.problem], ['pve2', false, 'manifest is not a valid JSON object']);
+    assert.deepEqual([byName.get(mineBroken.name)!.sidecarsOk, byName.get(mineBroken.name)!.problem], [false, 'manifest is not a valid JSON object']);
+    assert.deepEqual([byName.get(garbled.name)!.hostname, byName.get(garbled.name)!.problem], ['pve3', '.sha256 sidecar is malformed']);
+    assert.equal(byName.get(good.name)!.sidecarsOk, true);
+
+    const r = await prune({ config, hostname: 'pve1' });
+    const tr = r.targets[0]!;
+    assert.equal(tr.status, 'ok', tr.error?.message);
+    assert.deepEqual(tr.decisions.map((d) => [d.name, d.action]), [[good.name, 'keep']]);
+    assert.deepEqual(tr.ignored, [{ name: mineBroken.name, reason: 'manifest is not a valid JSON object: neither counted nor deleted' }]);
+    assert.equal(tr.foreign, 2);
+    assert.equal((await readdir(t.path)).length, 12);
+    t.cleanup();
   });
 });
 
